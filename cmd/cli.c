@@ -1,0 +1,89 @@
+/*
+ * cli.c - shared command-line behaviour of the mlip programs.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "log.h"
+
+static const char *prog = "mlip";
+
+static void log_with_prog(enum mlip_log_level level, const char *msg, void *user)
+{
+	(void)user;
+	switch (level) {
+	case MLIP_LOG_ERROR: fprintf(stderr, "%s: error: %s\n", prog, msg); break;
+	case MLIP_LOG_WARN: fprintf(stderr, "%s: warning: %s\n", prog, msg); break;
+	default: fprintf(stderr, "%s: %s\n", prog, msg); break;
+	}
+}
+
+void cli_init(const char *name)
+{
+	const char *slash = strrchr(name, '/');
+	prog = slash ? slash + 1 : name;
+	mlip_log_set_callback(log_with_prog, NULL);
+}
+
+const char *cli_prog(void)
+{
+	return prog;
+}
+
+int cli_status(int code)
+{
+	switch (code) {
+	case MLIP_OK: return CLI_OK;
+	case MLIP_EINVAL: return CLI_USAGE;
+	case MLIP_EDATA: return CLI_BAD_DATA;
+	case MLIP_EIO: case MLIP_ENOMEM: return CLI_IO;
+	case MLIP_EPLUGIN: return CLI_PLUGIN;
+	case MLIP_ERUN: return CLI_RUN_FAILED;
+	}
+	return CLI_RUN_FAILED;
+}
+
+int cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\ntry '%s --help'\n", prog);
+	return CLI_USAGE;
+}
+
+int cli_error(int code, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: error: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return cli_status(code);
+}
+
+int cli_fail(const struct mlip_err *err)
+{
+	return cli_error(err->code, "%s", err->msg[0] ? err->msg : mlip_strerror(err->code));
+}
+
+void cli_version(void)
+{
+	printf("%s (mlip) %s\n", prog, MLIP_VERSION);
+}
+
+int cli_finish(int status)
+{
+	int bad = ferror(stdout);
+	if (fclose(stdout) != 0 && errno != EBADF)
+		bad = 1;
+	if (bad && status == CLI_OK)
+		return cli_error(MLIP_EIO, "cannot write to standard output: %s", strerror(errno));
+	return status;
+}
