@@ -1,0 +1,171 @@
+/*
+ * mlip-collate - structures (extxyz, mlearn JSON) to a checksummed batch
+ * stream with neighbour lists; --dump turns batch streams back into text.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "collate.h"
+#include "log.h"
+
+static const char usage_text[] =
+	"usage: mlip-collate -c CUTOFF [-o OUT] [OPTIONS] FILE...\n"
+	"   or: mlip-collate --split FRACTION -c CUTOFF -o TRAIN -o VAL [OPTIONS] FILE...\n"
+	"   or: mlip-collate --dump [--dump-format json|extxyz] [STREAM...]\n"
+	"\n"
+	"Read structures (extxyz, or mlearn JSON for *.json; FILE - is extxyz on stdin),\n"
+	"build neighbour lists and write a batch stream (default: stdout).\n"
+	"\n"
+	"  -c, --cutoff R          neighbour-list cutoff in Å (required)\n"
+	"  -o, --output FILE       output stream; twice with --split (default -)\n"
+	"  -f, --format FMT        input format: auto, extxyz, mlearn (default auto)\n"
+	"  -d, --dataset NAME      dataset of structures that name none (default 'default')\n"
+	"  -b, --batch-size N      structures per batch (default 8)\n"
+	"      --max-atoms M       pack batches greedily up to M atoms instead\n"
+	"      --shuffle           shuffle the structures (reproducible with --seed)\n"
+	"      --seed S            seed for --shuffle and --split (default 0)\n"
+	"      --exclude KEYS      drop labels: comma list of energy, forces, stress\n"
+	"      --split FRACTION    send a random FRACTION of structures to the first -o,\n"
+	"                          the rest to the second\n"
+	"      --dump              print batch streams (default stdin) as JSON Lines\n"
+	"      --dump-format FMT   json (default) or extxyz\n"
+	"  -q, --quiet             no progress or summary on stderr\n"
+	"  -h, --help              show this help and exit\n"
+	"  -V, --version           show the version and exit\n";
+
+enum { OPT_MAX_ATOMS = 256, OPT_SHUFFLE, OPT_SEED, OPT_EXCLUDE, OPT_SPLIT, OPT_DUMP,
+       OPT_DUMP_FORMAT };
+
+static const struct option longopts[] = {
+	{ "cutoff", required_argument, NULL, 'c' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "format", required_argument, NULL, 'f' },
+	{ "dataset", required_argument, NULL, 'd' },
+	{ "batch-size", required_argument, NULL, 'b' },
+	{ "max-atoms", required_argument, NULL, OPT_MAX_ATOMS },
+	{ "shuffle", no_argument, NULL, OPT_SHUFFLE },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "exclude", required_argument, NULL, OPT_EXCLUDE },
+	{ "split", required_argument, NULL, OPT_SPLIT },
+	{ "dump", no_argument, NULL, OPT_DUMP },
+	{ "dump-format", required_argument, NULL, OPT_DUMP_FORMAT },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_double(const char *arg, double *out)
+{
+	char *end;
+	errno = 0;
+	*out = strtod(arg, &end);
+	return end != arg && *end == '\0' && errno == 0;
+}
+
+static int parse_size(const char *arg, size_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(arg, &end, 10);
+	*out = (size_t)v;
+	return end != arg && *end == '\0' && errno == 0 && arg[0] != '-';
+}
+
+int main(int argc, char **argv)
+{
+	struct mlip_collate_opts o;
+	struct mlip_err err = { 0 };
+	int dump = 0, n_out = 0, quiet = 0, c, rc;
+	enum mlip_dump_format dump_format = MLIP_DUMP_JSON;
+	size_t seed;
+
+	cli_init(argv[0]);
+	mlip_collate_opts_init(&o);
+	while ((c = getopt_long(argc, argv, "c:o:f:d:b:qhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			if (!parse_double(optarg, &o.cutoff) || !(o.cutoff > 0))
+				return cli_usage_error("--cutoff takes a positive number of Å, not '%s'", optarg);
+			break;
+		case 'o':
+			if (n_out == 2)
+				return cli_usage_error("at most two -o outputs (with --split)");
+			o.outputs[n_out++] = optarg;
+			break;
+		case 'f':
+			if ((rc = mlip_format_parse(optarg)) < 0)
+				return cli_usage_error("unknown format '%s' (auto, extxyz, mlearn)", optarg);
+			o.format = (enum mlip_format)rc;
+			break;
+		case 'd': o.dataset = optarg; break;
+		case 'b':
+			if (!parse_size(optarg, &o.batch_size) || o.batch_size == 0)
+				return cli_usage_error("--batch-size takes a positive integer, not '%s'", optarg);
+			break;
+		case OPT_MAX_ATOMS:
+			if (!parse_size(optarg, &o.max_atoms) || o.max_atoms == 0)
+				return cli_usage_error("--max-atoms takes a positive integer, not '%s'", optarg);
+			break;
+		case OPT_SHUFFLE: o.shuffle = 1; break;
+		case OPT_SEED:
+			if (!parse_size(optarg, &seed))
+				return cli_usage_error("--seed takes a non-negative integer, not '%s'", optarg);
+			o.seed = seed;
+			break;
+		case OPT_EXCLUDE:
+			if (mlip_parse_exclude(optarg, &o.exclude, &err))
+				return cli_usage_error("%s", err.msg);
+			break;
+		case OPT_SPLIT:
+			if (!parse_double(optarg, &o.split) || !(o.split > 0 && o.split < 1))
+				return cli_usage_error("--split takes a fraction between 0 and 1, not '%s'", optarg);
+			break;
+		case OPT_DUMP: dump = 1; break;
+		case OPT_DUMP_FORMAT:
+			if (strcmp(optarg, "json") == 0)
+				dump_format = MLIP_DUMP_JSON;
+			else if (strcmp(optarg, "extxyz") == 0)
+				dump_format = MLIP_DUMP_EXTXYZ;
+			else
+				return cli_usage_error("--dump-format is json or extxyz, not '%s'", optarg);
+			break;
+		case 'q': quiet = 1; break;
+		case 'h': fputs(usage_text, stdout); return cli_finish(CLI_OK);
+		case 'V': cli_version(); return cli_finish(CLI_OK);
+		default: return cli_usage_error("unknown option");
+		}
+	}
+
+	if (dump) {
+		static const char *const stdin_only[] = { "-" };
+		const char *const *inputs = optind < argc ? (const char *const *)argv + optind : stdin_only;
+		size_t n = optind < argc ? (size_t)(argc - optind) : 1;
+		if (n_out)
+			return cli_usage_error("--dump writes to stdout; -o is not used");
+		if ((rc = mlip_dump_run(inputs, n, dump_format, stdout, &err)))
+			return cli_fail(&err);
+		return cli_finish(CLI_OK);
+	}
+
+	if (o.cutoff == 0)
+		return cli_usage_error("missing --cutoff");
+	if (optind == argc)
+		return cli_usage_error("no input files (use - for extxyz on stdin)");
+	if (o.split > 0 && n_out != 2)
+		return cli_usage_error("--split needs two outputs: -o TRAIN -o VAL");
+	if (o.split == 0 && n_out == 2)
+		return cli_usage_error("a second -o is only for --split");
+	o.inputs = (const char *const *)argv + optind;
+	o.n_inputs = (size_t)(argc - optind);
+	o.progress = !quiet;
+	if (quiet)
+		mlip_log_set_level(MLIP_LOG_WARN);
+	if ((rc = mlip_collate_run(&o, &err)))
+		return cli_fail(&err);
+	return cli_finish(CLI_OK);
+}

@@ -1,0 +1,351 @@
+/*
+ * collate.c - structures to batch streams, and batch streams back to text.
+ *
+ * Collation reads every input first (shuffling and splitting need them all),
+ * then packs batches in order: a fixed number of structures per batch, or
+ * greedily up to --max-atoms atoms. The split assigns a seeded random subset
+ * of round(split * n) structures to the first output; each output then keeps
+ * input order unless shuffled (with its own stream of the same seed).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collate.h"
+#include "batch.h"
+#include "extxyz.h"
+#include "log.h"
+#include "outfile.h"
+#include "rng.h"
+#include "banned.h"
+
+void mlip_collate_opts_init(struct mlip_collate_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->batch_size = 8;
+	o->outputs[0] = "-";
+}
+
+int mlip_parse_exclude(const char *list, unsigned *bits, struct mlip_err *err)
+{
+	static const struct { const char *name; unsigned bit; } keys[] = {
+		{ "energy", MLIP_HAS_ENERGY }, { "forces", MLIP_HAS_FORCES }, { "stress", MLIP_HAS_STRESS },
+	};
+	const char *p = list;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		int found = 0;
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+			if (strlen(keys[k].name) == n && strncmp(keys[k].name, p, n) == 0) {
+				*bits |= keys[k].bit;
+				found = 1;
+			}
+		if (!found && n > 0)
+			return mlip_err_set(err, MLIP_EINVAL,
+					    "cannot exclude '%.*s': the labels are energy, forces, stress",
+					    (int)n, p);
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return MLIP_OK;
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+struct progress {
+	int on;
+	double start, last;
+	size_t done;
+};
+
+static void progress_tick(struct progress *p, size_t n, const char *what)
+{
+	p->done += n;
+	if (!p->on)
+		return;
+	double t = now_seconds();
+	if (t - p->last < 0.5)
+		return;
+	p->last = t;
+	fprintf(stderr, "\rcollate: %zu %s (%.0f/s)", p->done, what, p->done / fmax(t - p->start, 1e-9));
+}
+
+static void progress_end(struct progress *p)
+{
+	if (p->on && p->last > p->start)
+		fputc('\n', stderr);
+}
+
+/* Write structures items[idx[0..n)] into one stream. */
+static int write_stream(const struct mlip_collate_opts *o, const char *path,
+			const struct mlip_structure_list *l, const size_t *idx, size_t n,
+			struct progress *prog, struct mlip_err *err)
+{
+	struct mlip_outfile out;
+	struct mlip_batch_writer w;
+	struct mlip_batch b;
+	const struct mlip_structure **group = NULL;
+	size_t n_batches = 0, n_atoms = 0, n_edges = 0;
+	int rc;
+
+	if ((rc = mlip_outfile_open(&out, path, err)))
+		return rc;
+	if ((rc = mlip_batch_writer_open(&w, out.f, path, o->cutoff, err))) {
+		mlip_outfile_abort(&out);
+		return rc;
+	}
+	mlip_batch_init(&b);
+	if (!(group = malloc((n ? n : 1) * sizeof(*group)))) {
+		rc = mlip_err_set(err, MLIP_ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (size_t k = 0; k < n;) {
+		size_t m = 0, atoms = 0;
+		while (k + m < n) {
+			const struct mlip_structure *s = &l->items[idx[k + m]];
+			if (o->max_atoms) {
+				if (s->natoms > o->max_atoms) {
+					rc = mlip_err_set(err, MLIP_EINVAL,
+							  "%s: %zu atoms do not fit in --max-atoms %zu",
+							  s->id ? s->id : "structure", s->natoms, o->max_atoms);
+					goto fail;
+				}
+				if (atoms + s->natoms > o->max_atoms)
+					break;
+			} else if (m == o->batch_size) {
+				break;
+			}
+			group[m++] = s;
+			atoms += s->natoms;
+		}
+		if ((rc = mlip_batch_collate(&b, group, m, o->cutoff, o->exclude, o->dataset, err)) ||
+		    (rc = mlip_batch_write(&w, &b, err)))
+			goto fail;
+		n_batches++;
+		n_atoms += b.n_atoms;
+		n_edges += b.n_edges;
+		progress_tick(prog, m, "structures");
+		k += m;
+	}
+	if ((rc = mlip_batch_writer_close(&w, err)))
+		goto fail;
+	mlip_batch_release(&b);
+	free(group);
+	if ((rc = mlip_outfile_commit(&out, err)))
+		return rc;
+	if (o->progress) {
+		progress_end(prog);
+		prog->last = prog->start;
+		mlip_log(MLIP_LOG_INFO, "%s: %zu structures, %zu atoms, %zu edges in %zu batches",
+			 path, n, n_atoms, n_edges, n_batches);
+	}
+	return MLIP_OK;
+fail:
+	progress_end(prog);
+	mlip_batch_writer_release(&w);
+	mlip_batch_release(&b);
+	free(group);
+	mlip_outfile_abort(&out);
+	return rc;
+}
+
+static int check_opts(const struct mlip_collate_opts *o, struct mlip_err *err)
+{
+	if (!(o->cutoff > 0) || !isfinite(o->cutoff))
+		return mlip_err_set(err, MLIP_EINVAL, "the cutoff must be a positive number of Å");
+	if (!o->max_atoms && !o->batch_size)
+		return mlip_err_set(err, MLIP_EINVAL, "the batch size must be at least 1");
+	if (o->split != 0 && !(o->split > 0 && o->split < 1))
+		return mlip_err_set(err, MLIP_EINVAL, "--split takes a fraction between 0 and 1, not %g",
+				    o->split);
+	if (o->split != 0 && !o->outputs[1])
+		return mlip_err_set(err, MLIP_EINVAL, "--split needs two outputs: -o TRAIN -o VAL");
+	if (o->split == 0 && o->outputs[1])
+		return mlip_err_set(err, MLIP_EINVAL, "a second -o is only for --split");
+	if (o->outputs[1] && strcmp(o->outputs[0], "-") == 0 && strcmp(o->outputs[1], "-") == 0)
+		return mlip_err_set(err, MLIP_EINVAL, "both split outputs cannot be standard output");
+	return MLIP_OK;
+}
+
+int mlip_collate_run(const struct mlip_collate_opts *o, struct mlip_err *err)
+{
+	struct mlip_structure_list l;
+	struct progress prog = { 0 };
+	size_t *idx = NULL;
+	int rc;
+
+	if ((rc = check_opts(o, err)))
+		return rc;
+	prog.on = o->progress && isatty(STDERR_FILENO);
+	prog.start = prog.last = now_seconds();
+	mlip_structure_list_init(&l);
+	for (size_t k = 0; k < o->n_inputs; k++) {
+		size_t before = l.n;
+		if ((rc = mlip_read_structures(o->inputs[k], o->format, &l, err)))
+			goto done;
+		progress_tick(&prog, 0, "structures");
+		if (l.n == before)
+			mlip_log(MLIP_LOG_WARN, "%s: no structures", o->inputs[k]);
+	}
+	prog.done = 0;
+	if (!(idx = malloc((l.n ? l.n : 1) * sizeof(*idx)))) {
+		rc = mlip_err_set(err, MLIP_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (size_t k = 0; k < l.n; k++)
+		idx[k] = k;
+
+	size_t n_first = l.n;
+	if (o->split > 0) {
+		/* Choose the first output's members with the seed, then restore input
+		 * order inside each part so that a split alone does not shuffle. */
+		struct mlip_rng r;
+		mlip_rng_seed2(&r, o->seed, 1);
+		mlip_rng_shuffle(&r, idx, l.n);
+		n_first = (size_t)llround(o->split * (double)l.n);
+		unsigned char *in_first = calloc(l.n ? l.n : 1, 1);
+		if (!in_first) {
+			rc = mlip_err_set(err, MLIP_ENOMEM, "out of memory");
+			goto done;
+		}
+		for (size_t k = 0; k < n_first; k++)
+			in_first[idx[k]] = 1;
+		size_t a = 0, b = n_first;
+		for (size_t k = 0; k < l.n; k++) {
+			if (in_first[k])
+				idx[a++] = k;
+			else
+				idx[b++] = k;
+		}
+		free(in_first);
+	}
+	if (o->shuffle) {
+		struct mlip_rng r;
+		mlip_rng_seed2(&r, o->seed, 2);
+		mlip_rng_shuffle(&r, idx, n_first);
+		mlip_rng_shuffle(&r, idx + n_first, l.n - n_first);
+	}
+	if ((rc = write_stream(o, o->outputs[0], &l, idx, n_first, &prog, err)))
+		goto done;
+	if (o->split > 0)
+		rc = write_stream(o, o->outputs[1], &l, idx + n_first, l.n - n_first, &prog, err);
+done:
+	free(idx);
+	mlip_structure_list_release(&l);
+	return rc;
+}
+
+static void json_reals(FILE *out, const double *x, size_t n)
+{
+	fputc('[', out);
+	for (size_t k = 0; k < n; k++)
+		fprintf(out, k ? ",%.17g" : "%.17g", x[k]);
+	fputc(']', out);
+}
+
+/* A JSON string with the escapes JSON requires. */
+static void json_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(out, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(out, "\\u%04x", *p);
+		else
+			fputc(*p, out);
+	}
+	fputc('"', out);
+}
+
+static void dump_json(FILE *out, const struct mlip_batch *b, size_t k)
+{
+	size_t a0 = b->atom_start[k], n = b->natoms[k];
+	size_t e0 = b->edge_start[k], ne = b->nedges[k];
+	fputs("{\"sid\":", out);
+	json_string(out, b->id[k]);
+	fputs(",\"dataset\":", out);
+	json_string(out, b->dataset[k]);
+	fprintf(out, ",\"natoms\":%zu,\"numbers\":[", n);
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, i ? ",%d" : "%d", (int)b->numbers[a0 + i]);
+	fputs("],\"positions\":", out);
+	json_reals(out, b->positions + 3 * a0, 3 * n);
+	fputs(",\"cell\":", out);
+	json_reals(out, b->cell + 9 * k, 9);
+	fprintf(out, ",\"pbc\":[%s,%s,%s]", b->pbc[3 * k] ? "true" : "false",
+		b->pbc[3 * k + 1] ? "true" : "false", b->pbc[3 * k + 2] ? "true" : "false");
+	fputs(",\"energy\":", out);
+	if (b->has[k] & MLIP_HAS_ENERGY)
+		fprintf(out, "%.17g", b->energy[k]);
+	else
+		fputs("null", out);
+	fputs(",\"forces\":", out);
+	if (b->has[k] & MLIP_HAS_FORCES)
+		json_reals(out, b->forces + 3 * a0, 3 * n);
+	else
+		fputs("null", out);
+	fputs(",\"stress\":", out);
+	if (b->has[k] & MLIP_HAS_STRESS)
+		json_reals(out, b->stress + 9 * k, 9);
+	else
+		fputs("null", out);
+	fputs(",\"fixed\":[", out);
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, i ? ",%s" : "%s", b->fixed[a0 + i] ? "true" : "false");
+	fputs("],\"edges\":[", out);
+	for (size_t e = e0; e < e0 + ne; e++)
+		fprintf(out, "%s[%ld,%ld,%d,%d,%d]", e > e0 ? "," : "",
+			(long)(b->edge_i[e] - (long)a0), (long)(b->edge_j[e] - (long)a0),
+			b->edge_shift[3 * e], b->edge_shift[3 * e + 1], b->edge_shift[3 * e + 2]);
+	fputs("]}\n", out);
+}
+
+int mlip_dump_run(const char *const *inputs, size_t n_inputs, enum mlip_dump_format fmt,
+		  FILE *out, struct mlip_err *err)
+{
+	struct mlip_batch b;
+	struct mlip_structure s;
+	int rc = MLIP_OK;
+	mlip_batch_init(&b);
+	mlip_structure_init(&s);
+	for (size_t k = 0; k < n_inputs && rc == MLIP_OK; k++) {
+		struct mlip_batch_reader r;
+		FILE *f;
+		const char *name = strcmp(inputs[k], "-") == 0 ? "<stdin>" : inputs[k];
+		if ((rc = mlip_open_input(&f, inputs[k], err)))
+			break;
+		if ((rc = mlip_batch_reader_open(&r, f, name, err)) == MLIP_OK) {
+			while ((rc = mlip_batch_read_next(&r, &b, err)) == 1) {
+				for (size_t sys = 0; sys < b.n_systems && rc == 1; sys++) {
+					if (fmt == MLIP_DUMP_JSON) {
+						dump_json(out, &b, sys);
+					} else {
+						int r2 = mlip_batch_get_structure(&b, sys, &s, err);
+						if (!r2)
+							r2 = mlip_extxyz_write(out, &s, NULL, err);
+						if (r2)
+							rc = r2;
+					}
+				}
+				if (rc == 1 && ferror(out))
+					rc = mlip_err_set(err, MLIP_EIO, "write error on output");
+				if (rc != 1)
+					break;
+			}
+			mlip_batch_reader_release(&r);
+		}
+		mlip_close_input(f);
+	}
+	mlip_batch_release(&b);
+	mlip_structure_release(&s);
+	return rc < 0 ? rc : MLIP_OK;
+}

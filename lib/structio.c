@@ -1,0 +1,76 @@
+/*
+ * structio.c - format dispatch for structure files.
+ */
+#include <ctype.h>
+#include <string.h>
+
+#include "structio.h"
+#include "extxyz.h"
+#include "mlearn.h"
+#include "outfile.h"
+#include "banned.h"
+
+int mlip_format_parse(const char *name)
+{
+	if (strcmp(name, "auto") == 0) return MLIP_FORMAT_AUTO;
+	if (strcmp(name, "extxyz") == 0 || strcmp(name, "xyz") == 0) return MLIP_FORMAT_EXTXYZ;
+	if (strcmp(name, "mlearn") == 0 || strcmp(name, "json") == 0) return MLIP_FORMAT_MLEARN;
+	return -1;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Peek at the first non-space byte: '[' means a JSON array. */
+static enum mlip_format sniff(FILE *f)
+{
+	int c;
+	while ((c = getc(f)) != EOF && isspace(c))
+		;
+	if (c != EOF)
+		ungetc(c, f);
+	return c == '[' ? MLIP_FORMAT_MLEARN : MLIP_FORMAT_EXTXYZ;
+}
+
+static int read_extxyz(FILE *f, const char *path, struct mlip_structure_list *out,
+		       struct mlip_err *err)
+{
+	struct mlip_extxyz_reader r;
+	struct mlip_structure s;
+	int rc;
+	mlip_extxyz_reader_init(&r, f, path);
+	mlip_structure_init(&s);
+	while ((rc = mlip_extxyz_read_next(&r, &s, err)) == 1)
+		if ((rc = mlip_structure_list_take(out, &s, err)))
+			break;
+	mlip_structure_release(&s);
+	mlip_extxyz_reader_release(&r);
+	return rc < 0 ? rc : MLIP_OK;
+}
+
+int mlip_read_structures(const char *path, enum mlip_format format,
+			 struct mlip_structure_list *out, struct mlip_err *err)
+{
+	FILE *f;
+	int rc;
+	if ((rc = mlip_open_input(&f, path, err)))
+		return rc;
+	const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
+	if (format == MLIP_FORMAT_AUTO) {
+		if (ends_with(path, ".json"))
+			format = MLIP_FORMAT_MLEARN;
+		else if (ends_with(path, ".xyz") || ends_with(path, ".extxyz") || f == stdin)
+			format = MLIP_FORMAT_EXTXYZ;
+		else
+			format = sniff(f);
+	}
+	if (format == MLIP_FORMAT_MLEARN)
+		rc = mlip_mlearn_read(f, name, out, err);
+	else
+		rc = read_extxyz(f, name, out, err);
+	mlip_close_input(f);
+	return rc;
+}

@@ -1,0 +1,27 @@
+/*
+ * structio.h - read structure files of any supported format.
+ */
+#ifndef MLIP_STRUCTIO_H
+#define MLIP_STRUCTIO_H
+
+#include "error.h"
+#include "structure.h"
+
+enum mlip_format {
+	MLIP_FORMAT_AUTO = 0,  /* by extension (.json = mlearn), else by the first byte */
+	MLIP_FORMAT_EXTXYZ,
+	MLIP_FORMAT_MLEARN,
+};
+
+/* Parse a format name ("auto", "extxyz", "mlearn"); -1 if unknown. */
+int mlip_format_parse(const char *name);
+
+/*
+ * Read every structure in path ("-" = stdin, read as extxyz unless format
+ * says otherwise) and append them to out. On error, out keeps what was read
+ * before the bad structure; err names the file and the line or index.
+ */
+int mlip_read_structures(const char *path, enum mlip_format format,
+			 struct mlip_structure_list *out, struct mlip_err *err);
+
+#endif
