@@ -77,6 +77,11 @@ build/tests/%.o: ALL_CFLAGS += $(CHECK_CFLAGS) -Ibuild/tests -Itests
 tests/check_mlip: $(TEST_OBJ) lib/libmlip.a
 	$(CC) $(ALL_CFLAGS) -o $@ $(TEST_OBJ) lib/libmlip.a $(CHECK_LIBS) $(LIBS)
 
+MPI_TESTS = build/tests/mpi/dist_test
+build/tests/mpi/%: tests/mpi/%.c lib/libmlip.a
+	@mkdir -p build/tests/mpi
+	$(CC) $(ALL_CFLAGS) -o $@ $< lib/libmlip.a $(LIBS)
+
 build/bench/%: bench/%.c lib/libmlip.a
 	@mkdir -p build/bench
 	$(CC) $(ALL_CFLAGS) -o $@ $< lib/libmlip.a $(LIBS)
@@ -106,7 +111,7 @@ check:
 unit: tests/check_mlip
 	@CK_VERBOSITY=$${CK_VERBOSITY:-normal} ./tests/check_mlip
 
-cli-tests: all
+cli-tests: all $(MPI_TESTS)
 	@sh tests/cli/run.sh
 
 demo:
