@@ -1,0 +1,193 @@
+/*
+ * ckpt.c - the checkpoint container (layout in ckpt.h and mlip-ckpt(5)).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckpt.h"
+#include "batch.h"
+#include "outfile.h"
+#include "banned.h"
+
+static size_t pad64(size_t n)
+{
+	return (n + 63) & ~(size_t)63;
+}
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+	for (int k = 0; k < 4; k++)
+		p[k] = (unsigned char)(v >> (8 * k));
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+	for (int k = 0; k < 8; k++)
+		p[k] = (unsigned char)(v >> (8 * k));
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+	uint32_t v = 0;
+	for (int k = 0; k < 4; k++)
+		v |= (uint32_t)p[k] << (8 * k);
+	return v;
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int k = 0; k < 8; k++)
+		v |= (uint64_t)p[k] << (8 * k);
+	return v;
+}
+
+/* Little-endian bytes of n doubles (a copy only on big-endian hosts). */
+static void le_doubles(unsigned char *out, const double *x, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		uint64_t u;
+		memcpy(&u, &x[k], 8);
+		put_u64(out + 8 * k, u);
+	}
+}
+
+void mlip_ckpt_init(struct mlip_ckpt *c)
+{
+	memset(c, 0, sizeof(*c));
+}
+
+void mlip_ckpt_release(struct mlip_ckpt *c)
+{
+	free(c->json);
+	free(c->blobs);
+	mlip_ckpt_init(c);
+}
+
+int mlip_ckpt_write(const char *path, const char *json, const double *const *blobs,
+		    size_t n_blobs, size_t blob_count, struct mlip_err *err)
+{
+	size_t json_bytes = strlen(json), json_padded = pad64(json_bytes);
+	size_t body = json_padded + n_blobs * blob_count * 8;
+	unsigned char *buf = calloc(MLIP_CKPT_HEADER_BYTES + body, 1);
+	struct mlip_outfile out;
+	int rc;
+	if (!buf)
+		return mlip_err_set(err, MLIP_ENOMEM, "out of memory for a %zu-byte checkpoint", body);
+	unsigned char *p = buf + MLIP_CKPT_HEADER_BYTES;
+	memcpy(p, json, json_bytes);
+	for (size_t b = 0; b < n_blobs; b++)
+		le_doubles(p + json_padded + b * blob_count * 8, blobs[b], blob_count);
+	memcpy(buf, MLIP_CKPT_MAGIC, 8);
+	put_u32(buf + 8, MLIP_CKPT_VERSION);
+	put_u32(buf + 12, MLIP_CKPT_HEADER_BYTES);
+	put_u64(buf + 16, json_bytes);
+	put_u64(buf + 24, n_blobs);
+	put_u64(buf + 32, blob_count);
+	put_u32(buf + 40, 8);
+	put_u32(buf + 44, mlip_crc32(0, p, body));
+	if ((rc = mlip_outfile_open(&out, path, err))) {
+		free(buf);
+		return rc;
+	}
+	if (fwrite(buf, 1, MLIP_CKPT_HEADER_BYTES + body, out.f) != MLIP_CKPT_HEADER_BYTES + body) {
+		rc = mlip_err_set(err, MLIP_EIO, "cannot write '%s': %s", path, strerror(errno));
+		mlip_outfile_abort(&out);
+	} else {
+		rc = mlip_outfile_commit(&out, err);
+	}
+	free(buf);
+	return rc;
+}
+
+int mlip_ckpt_read(const char *path, struct mlip_ckpt *c, struct mlip_err *err)
+{
+	unsigned char h[MLIP_CKPT_HEADER_BYTES];
+	unsigned char *body = NULL;
+	FILE *f;
+	int rc;
+	mlip_ckpt_release(c);
+	if ((rc = mlip_open_input(&f, path, err)))
+		return rc;
+	size_t got = fread(h, 1, sizeof(h), f);
+	if (got < 8 || memcmp(h, MLIP_CKPT_MAGIC, 8) != 0) {
+		rc = mlip_err_set(err, MLIP_EDATA,
+				  "%s: not an mlip checkpoint (bad magic); models come from mlip-train "
+				  "or mlip-ckpt-convert", path);
+		goto done;
+	}
+	if (got < sizeof(h)) {
+		rc = mlip_err_set(err, MLIP_EDATA, "%s: truncated header (%zu of %u bytes)", path, got,
+				  MLIP_CKPT_HEADER_BYTES);
+		goto done;
+	}
+	uint32_t version = get_u32(h + 8);
+	if (version != MLIP_CKPT_VERSION) {
+		rc = mlip_err_set(err, MLIP_EDATA,
+				  "%s: checkpoint version %u; this mlip reads version %u (%s)", path,
+				  version, MLIP_CKPT_VERSION,
+				  version > MLIP_CKPT_VERSION ? "upgrade mlip" : "convert it with an older mlip");
+		goto done;
+	}
+	uint64_t json_bytes = get_u64(h + 16), n_blobs = get_u64(h + 24), count = get_u64(h + 32);
+	if (get_u32(h + 12) != MLIP_CKPT_HEADER_BYTES || get_u32(h + 40) != 8 ||
+	    json_bytes > ((uint64_t)1 << 32) || n_blobs > 64 || count > ((uint64_t)1 << 36)) {
+		rc = mlip_err_set(err, MLIP_EDATA, "%s: damaged header (sizes out of range)", path);
+		goto done;
+	}
+	size_t json_padded = pad64((size_t)json_bytes);
+	size_t body_bytes = json_padded + (size_t)(n_blobs * count * 8);
+	if (!(body = malloc(body_bytes + 1)) ||
+	    !(c->blobs = malloc((n_blobs * count > 0 ? n_blobs * count : 1) * sizeof(double))) ||
+	    !(c->json = malloc(json_bytes + 1))) {
+		rc = mlip_err_set(err, MLIP_ENOMEM, "%s: out of memory", path);
+		goto done;
+	}
+	got = fread(body, 1, body_bytes + 1, f);
+	if (ferror(f)) {
+		rc = mlip_err_set(err, MLIP_EIO, "%s: read error: %s", path, strerror(errno));
+		goto done;
+	}
+	if (got != body_bytes) {
+		rc = mlip_err_set(err, MLIP_EDATA, "%s: %s: %zu bytes after the header, expected %zu",
+				  path, got < body_bytes ? "truncated" : "trailing data", got, body_bytes);
+		goto done;
+	}
+	if (mlip_crc32(0, body, body_bytes) != get_u32(h + 44)) {
+		rc = mlip_err_set(err, MLIP_EDATA, "%s: checksum mismatch: the file is damaged", path);
+		goto done;
+	}
+	memcpy(c->json, body, json_bytes);
+	c->json[json_bytes] = '\0';
+	c->json_bytes = (size_t)json_bytes;
+	c->n_blobs = (size_t)n_blobs;
+	c->blob_count = (size_t)count;
+	for (size_t k = 0; k < n_blobs * count; k++) {
+		uint64_t u = get_u64(body + json_padded + 8 * k);
+		memcpy(&c->blobs[k], &u, 8);
+	}
+done:
+	free(body);
+	mlip_close_input(f);
+	if (rc)
+		mlip_ckpt_release(c);
+	return rc;
+}
+
+int mlip_file_crc32(const char *path, char out[9], struct mlip_err *err)
+{
+	unsigned char buf[1 << 16];
+	uint32_t crc = 0;
+	size_t n;
+	FILE *f;
+	int rc;
+	if ((rc = mlip_open_input(&f, path, err)))
+		return rc;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		crc = mlip_crc32(crc, buf, n);
+	rc = ferror(f) ? mlip_err_set(err, MLIP_EIO, "%s: read error", path) : MLIP_OK;
+	mlip_close_input(f);
+	snprintf(out, 9, "%08x", crc);
+	return rc;
+}
