@@ -45,7 +45,7 @@ BENCH_SRC = $(wildcard bench/bench_*.c)
 BENCHES = $(BENCH_SRC:bench/%.c=build/bench/%)
 
 .SECONDEXPANSION:
-.PHONY: all deps check unit cli-tests demo bench install clean
+.PHONY: all deps check unit cli-tests demo bench install clean check-plugin-symbols
 .DEFAULT_GOAL := all
 
 all: lib/libmlip.a $(PROGRAMS) $(PLUGINS)
@@ -105,11 +105,24 @@ deps:
 check:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory all tests/check_mlip
+	@$(MAKE) --no-print-directory check-plugin-symbols
 	@$(MAKE) --no-print-directory cli-tests
 	@$(MAKE) --no-print-directory unit
 
 unit: tests/check_mlip
 	@CK_VERBOSITY=$${CK_VERBOSITY:-normal} ./tests/check_mlip
+
+# Each plugin exports mlip_plugin_entry and nothing else (the toolchain's own
+# _init, _fini, __bss_start, _edata, _end aside).
+check-plugin-symbols: $(PLUGINS)
+	@for so in $(PLUGINS); do \
+	  syms=$$(nm -D --defined-only "$$so" | awk '{ print $$NF }') || exit 1; \
+	  extra=$$(printf '%s\n' $$syms | grep -vx -e mlip_plugin_entry -e _init -e _fini \
+	    -e __bss_start -e _edata -e _end); \
+	  if [ -n "$$extra" ]; then echo "$$so exports more than mlip_plugin_entry:" $$extra >&2; exit 1; fi; \
+	  printf '%s\n' $$syms | grep -qx mlip_plugin_entry || \
+	    { echo "$$so does not export mlip_plugin_entry" >&2; exit 1; }; \
+	done; echo "plugin symbols: $(words $(PLUGINS)) plugins export only mlip_plugin_entry"
 
 cli-tests: all $(MPI_TESTS)
 	@sh tests/cli/run.sh
@@ -130,9 +143,13 @@ install: all
 	install -m 644 man/man1/*.1 $(DESTDIR)$(MANDIR)/man1
 	-install -m 644 man/man5/*.5 $(DESTDIR)$(MANDIR)/man5 2>/dev/null
 	-install -m 644 man/man7/*.7 $(DESTDIR)$(MANDIR)/man7 2>/dev/null
+	install -d $(DESTDIR)$(PREFIX)/include/mlip
+	install -m 644 plugins/mlip_plugin.h $(DESTDIR)$(PREFIX)/include/mlip
 	cp -R share/. $(DESTDIR)$(SHAREDIR)
 
 clean:
 	rm -rf build bin lib/libmlip.a lib/plugins tests/check_mlip
+
+include tests/plugins/plugins.mk
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
