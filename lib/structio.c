@@ -35,22 +35,6 @@ static enum mlip_format sniff(FILE *f)
 	return c == '[' ? MLIP_FORMAT_MLEARN : MLIP_FORMAT_EXTXYZ;
 }
 
-static int read_extxyz(FILE *f, const char *path, struct mlip_structure_list *out,
-		       struct mlip_err *err)
-{
-	struct mlip_extxyz_reader r;
-	struct mlip_structure s;
-	int rc;
-	mlip_extxyz_reader_init(&r, f, path);
-	mlip_structure_init(&s);
-	while ((rc = mlip_extxyz_read_next(&r, &s, err)) == 1)
-		if ((rc = mlip_structure_list_take(out, &s, err)))
-			break;
-	mlip_structure_release(&s);
-	mlip_extxyz_reader_release(&r);
-	return rc < 0 ? rc : MLIP_OK;
-}
-
 int mlip_read_structures(const char *path, enum mlip_format format,
 			 struct mlip_structure_list *out, struct mlip_err *err)
 {
@@ -70,7 +54,7 @@ int mlip_read_structures(const char *path, enum mlip_format format,
 	if (format == MLIP_FORMAT_MLEARN)
 		rc = mlip_mlearn_read(f, name, out, err);
 	else
-		rc = read_extxyz(f, name, out, err);
+		rc = mlip_extxyz_read(f, name, out, err);
 	mlip_close_input(f);
 	return rc;
 }

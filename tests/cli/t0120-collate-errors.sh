@@ -39,7 +39,7 @@ open(sys.argv[2], "wb").write(b)
 PYEOF
 expect_status 3 mlip-collate --dump "$TMPD/flip.mlb"
 expect_err "$TMPD/flip.mlb: record"
-expect_err "crc"
+expect_err "checksum mismatch"
 printf 'not a stream at all, just text\n' > "$TMPD/text.mlb"
 expect_status 3 mlip-collate --dump "$TMPD/text.mlb"
 expect_err "not an mlip batch stream"
