@@ -75,6 +75,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "outfile.h"
 #include "elements.h"
 #include "nlist.h"
 #include "banned.h"
@@ -1329,31 +1330,13 @@ int mlip_batch_list_write(const struct mlip_batch_list *l, FILE *f, const char *
 
 int mlip_batch_list_save(const struct mlip_batch_list *l, const char *path, struct mlip_err *err)
 {
-	if (!strcmp(path, "-"))
-		return mlip_batch_list_write(l, stdout, "<stdout>", err);
-	size_t len = strlen(path);
-	char *tmp = malloc(len + 5);
-	if (!tmp)
-		return mlip_err_set(err, MLIP_ENOMEM, "out of memory");
-	memcpy(tmp, path, len);
-	memcpy(tmp + len, ".tmp", 5);
-	int rc;
-	FILE *f = fopen(tmp, "wb");
-	if (!f) {
-		rc = mlip_err_set(err, MLIP_EIO, "cannot create '%s': %s", tmp, strerror(errno));
-		free(tmp);
+	struct mlip_outfile out;
+	int rc = mlip_outfile_open(&out, path, err);
+	if (rc)
+		return rc;
+	if ((rc = mlip_batch_list_write(l, out.f, strcmp(path, "-") ? path : "<stdout>", err))) {
+		mlip_outfile_abort(&out);
 		return rc;
 	}
-	rc = mlip_batch_list_write(l, f, path, err);
-	if (!rc && fsync(fileno(f)))
-		rc = mlip_err_set(err, MLIP_EIO, "%s: fsync: %s", tmp, strerror(errno));
-	if (fclose(f) && !rc)
-		rc = mlip_err_set(err, MLIP_EIO, "%s: close: %s", tmp, strerror(errno));
-	if (!rc && rename(tmp, path))
-		rc = mlip_err_set(err, MLIP_EIO, "cannot rename '%s' to '%s': %s", tmp, path,
-				  strerror(errno));
-	if (rc)
-		unlink(tmp);
-	free(tmp);
-	return rc;
+	return mlip_outfile_commit(&out, err);
 }

@@ -144,8 +144,8 @@ static int write_stream(const struct mlip_collate_opts *o, const char *path,
 	if (o->progress) {
 		progress_end(prog);
 		prog->last = prog->start;
-		mlip_log(MLIP_LOG_INFO, "%s: %zu structures, %zu atoms, %zu edges in %zu batches",
-			 path, n, n_atoms, n_edges, n_batches);
+		mlip_log(MLIP_LOG_INFO, "%s: %zu structures, %zu atoms, %zu edges in %zu batch%s",
+			 path, n, n_atoms, n_edges, n_batches, n_batches == 1 ? "" : "es");
 	}
 	return MLIP_OK;
 fail:

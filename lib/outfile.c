@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "outfile.h"
@@ -17,6 +18,18 @@ int mlip_outfile_open(struct mlip_outfile *o, const char *path, struct mlip_err 
 		return mlip_err_set(err, MLIP_ENOMEM, "out of memory");
 	if (strcmp(path, "-") == 0) {
 		o->f = stdout;
+		return MLIP_OK;
+	}
+	/* Devices, pipes and sockets (/dev/null, /dev/stdout, a FIFO) are written
+	 * in place: renaming a temporary file over them would replace them. */
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if (!(o->f = fopen(path, "wb"))) {
+			int e = errno;
+			free(o->path);
+			memset(o, 0, sizeof(*o));
+			return mlip_err_set(err, MLIP_EIO, "cannot open '%s': %s", path, strerror(e));
+		}
 		return MLIP_OK;
 	}
 	size_t n = strlen(path) + 5;
@@ -42,7 +55,9 @@ int mlip_outfile_commit(struct mlip_outfile *o, struct mlip_err *err)
 		return MLIP_OK;
 	if (!o->tmp_path) {
 		if (fflush(o->f) != 0 || ferror(o->f))
-			rc = mlip_err_set(err, MLIP_EIO, "cannot write to standard output: %s", strerror(errno));
+			rc = mlip_err_set(err, MLIP_EIO, "cannot write to '%s': %s", o->path, strerror(errno));
+		if (o->f != stdout && fclose(o->f) != 0 && !rc)
+			rc = mlip_err_set(err, MLIP_EIO, "cannot write to '%s': %s", o->path, strerror(errno));
 	} else {
 		if (fflush(o->f) != 0 || ferror(o->f) || fsync(fileno(o->f)) != 0)
 			rc = mlip_err_set(err, MLIP_EIO, "cannot write '%s': %s", o->tmp_path, strerror(errno));
@@ -66,6 +81,8 @@ void mlip_outfile_abort(struct mlip_outfile *o)
 	if (o->f && o->tmp_path) {
 		fclose(o->f);
 		unlink(o->tmp_path);
+	} else if (o->f && o->f != stdout) {
+		fclose(o->f);
 	}
 	free(o->path);
 	free(o->tmp_path);

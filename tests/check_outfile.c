@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "outfile.h"
@@ -61,12 +62,28 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* Renaming a temporary file over a device would replace the device. */
+START_TEST(test_devices_written_in_place)
+{
+	struct mlip_outfile o;
+	struct stat st;
+	ck_assert_int_eq(mlip_outfile_open(&o, "/dev/null", NULL), 0);
+	ck_assert_ptr_null(o.tmp_path);
+	fputs("discarded", o.f);
+	ck_assert_int_eq(mlip_outfile_commit(&o, NULL), 0);
+	ck_assert_int_eq(stat("/dev/null", &st), 0);
+	ck_assert(S_ISCHR(st.st_mode));
+	ck_assert_int_eq(access("/dev/null.tmp", F_OK), -1);
+}
+END_TEST
+
 Suite *suite_outfile(void)
 {
 	Suite *s = suite_create("outfile");
 	TCase *tc = tcase_create("outfile");
 	tcase_add_test(tc, test_commit_and_abort);
 	tcase_add_test(tc, test_errors);
+	tcase_add_test(tc, test_devices_written_in_place);
 	suite_add_tcase(s, tc);
 	return s;
 }
