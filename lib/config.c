@@ -6,9 +6,11 @@
  * are read, so a misspelt key is reported as such and not as a missing one.
  * Keys are named by their dotted path in messages ("tasks.1.loss.name").
  * A null value (`key:` or `key: ~`) means "the default" wherever a key is
- * optional. Defaults are set in set_defaults() and nowhere else, and the
- * resolved writer emits every field, so a resolved file does not depend on
- * the defaults of the version that reads it.
+ * optional. Defaults are set in set_defaults() and task_defaults(), except
+ * the ones that follow other keys (model.seed from seed, a task's level from
+ * its property, a descriptor's cutoff from the model's). The resolved writer
+ * emits every field, so a resolved file does not depend on the defaults of
+ * the version that reads it.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -886,9 +888,8 @@ static int load_task(const node_t *tn, const char *key, struct mlip_config *cfg,
 
 	if ((n = opt(tn, "normalizer"))) {
 		join(full, sizeof(full), key, "normalizer");
-		if (n->kind == MLIP_YAML_SCALAR && !n->quoted && !strcmp(n->text, "none"))
-			n = NULL;
-		else if ((rc = load_plugin(n, full, KEYS(NULL), &t->normalizer, err)))
+		bool none = n->kind == MLIP_YAML_SCALAR && !n->quoted && !strcmp(n->text, "none");
+		if (!none && (rc = load_plugin(n, full, KEYS(NULL), &t->normalizer, err)))
 			return rc;
 	}
 

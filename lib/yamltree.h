@@ -203,8 +203,10 @@ bool mlip_yaml_equal(const struct mlip_yaml_node *a, const struct mlip_yaml_node
 /*
  * Emit a tree as YAML text with libyaml's emitter: block style, sequences
  * of simple scalars in flow style, quoted scalars double-quoted.
- * mlip_yaml_load_string(emit(t)) is mlip_yaml_equal to t. *text is malloc'd
- * and NUL-terminated; len may be NULL.
+ * mlip_yaml_load_string(emit(t)) is mlip_yaml_equal to t for every tree the
+ * loader made. A plain scalar made in memory whose text YAML cannot write
+ * plain ("a: b", " x", an empty key) comes back quoted: make it quoted.
+ * *text is malloc'd and NUL-terminated; len may be NULL.
  */
 int mlip_yaml_emit(const struct mlip_yaml_node *root, char **text, size_t *len,
 		   struct mlip_err *err);
