@@ -381,7 +381,12 @@ static int search_dirs(const struct mlip_plugins *reg, struct dirlist *l)
 		if (slash) {
 			char dir[PATH_MAX + 32];
 			*slash = '\0';
+			/* the build tree (bin/ beside lib/plugins/), then an installed
+			 * tree wherever it was moved (PREFIX/bin beside PREFIX/lib/mlip/plugins) */
 			snprintf(dir, sizeof(dir), "%s/../lib/plugins", exe);
+			if (dirlist_add(l, dir, strlen(dir)))
+				return -1;
+			snprintf(dir, sizeof(dir), "%s/../lib/mlip/plugins", exe);
 			if (dirlist_add(l, dir, strlen(dir)))
 				return -1;
 		}
