@@ -138,7 +138,9 @@ START_TEST(test_search_order)
 	ck_assert_msg(!strncmp(path, "dir-a:env-b:env-c:", 18), "path '%s'", path);
 	char *build = strstr(path, "/../lib/plugins:");
 	ck_assert_msg(build != NULL, "path '%s'", path);
-	ck_assert_str_eq(build + strlen("/../lib/plugins:"), MLIP_PLUGINDIR);
+	char *moved = strstr(build, "/../lib/mlip/plugins:");
+	ck_assert_msg(moved != NULL, "path '%s'", path);
+	ck_assert_str_eq(moved + strlen("/../lib/mlip/plugins:"), MLIP_PLUGINDIR);
 	mlip_plugins_release(&reg);
 	env_restore();
 }
