@@ -485,6 +485,27 @@ int mlip_env_build(struct mlip_env *env, const struct mlip_descriptor *d,
 	return MLIP_OK;
 }
 
+void mlip_env_gather(double *dpos, double *dstrain, size_t H, size_t h, const double *g_edge,
+		     const struct mlip_env *env)
+{
+	for (size_t i = 0; i < env->n_atoms; i++) {
+		double *vir = dstrain ? dstrain + 9 * H * (size_t)env->system[i] : NULL;
+		for (size_t e = env->first[i]; e < env->first[i + 1]; e++) {
+			const double *g = g_edge + 3 * e, *r = env->r + 3 * e;
+			size_t j = (size_t)env->nbr[e];
+			if (dpos)
+				for (int x = 0; x < 3; x++) {
+					dpos[(3 * i + x) * H + h] -= g[x];
+					dpos[(3 * j + x) * H + h] += g[x];
+				}
+			if (vir)
+				for (int a = 0; a < 3; a++)
+					for (int b = 0; b < 3; b++)
+						vir[(3 * a + b) * H + h] += r[a] * g[b];
+		}
+	}
+}
+
 /* ---- per-call scratch ----------------------------------------------------- */
 
 enum { WANT_DERIV = 1, WANT_VJP = 2, WANT_JVP = 4 };

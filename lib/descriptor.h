@@ -27,12 +27,12 @@
  *   - radial G2, for each neighbour element: 8 shifted Gaussians,
  *     Δ = r_c / 9, r_s = k Δ for k = 1..8, η = 1 / (2 Δ²);
  *   - wide angular G9, for each unordered pair of neighbour elements
- *     (z1 <= z2): r_s = 0, η ∈ {0, 2/r_c², 8/r_c²} truncated to the first
+ *     (a, b), a <= b in model order: r_s = 0, η ∈ {0, 2/r_c², 8/r_c²} truncated to the first
  *     n_η values with n_η = 3 (S = 1), 2 (S = 2), 1 (S >= 3),
  *     ζ ∈ {1, 2, 4, 16}, λ ∈ {−1, +1};
  *   - every function uses r_c = cutoff.
- * Order: radial by neighbour element, then r_s; angular by element pair
- * (z1, z2), then η, ζ, λ. Counts per element: S = 1: 32, 2: 64, 3: 72, 4: 112.
+ * Order: radial by neighbour element, then r_s; angular by element pair,
+ * then η, ζ, λ. Counts per element: S = 1: 32, 2: 64, 3: 72, 4: 112.
  */
 #ifndef MLIP_DESCRIPTOR_H
 #define MLIP_DESCRIPTOR_H
@@ -131,6 +131,16 @@ void mlip_env_release(struct mlip_env *env);
  */
 int mlip_env_build(struct mlip_env *env, const struct mlip_descriptor *d,
 		   const struct mlip_batch *b, struct mlip_err *err);
+
+/*
+ * From edge gradients g_edge (E, 3) = ∂L/∂r_e to atoms and strain: adds
+ * ∂L/∂r_j += g_e, ∂L/∂r_i −= g_e into component h of dpos (N, 3, H) and
+ * Σ_e r_e ⊗ g_e (= ∂L/∂ε of system s, row-vector strain r -> r(1 + ε)) into
+ * component h of dstrain (B, 9, H). Either output may be NULL. Forces are
+ * −dpos; the stress is dstrain / V.
+ */
+void mlip_env_gather(double *dpos, double *dstrain, size_t H, size_t h, const double *g_edge,
+		     const struct mlip_env *env);
 
 /*
  * The three evaluations. row[i] is the offset of atom i's row (dim[species]

@@ -266,20 +266,19 @@ void mlip_model_zero_grad(struct mlip_model *m)
 
 /* ---- working memory ------------------------------------------------------------- */
 
-/* Make b hold at least n elements of size bytes; *ptr follows b->p. */
-static int need(struct buf *b, void *ptr, size_t n, size_t size)
+/* Make b hold at least n elements of size bytes; returns the buffer or NULL. */
+static void *need(struct buf *b, size_t n, size_t size)
 {
 	size_t bytes = (n ? n : 1) * size;
 	if (bytes > b->bytes) {
 		bytes += bytes / 4;
 		void *q = realloc(b->p, bytes);
 		if (!q)
-			return -1;
+			return NULL;
 		b->p = q;
 		b->bytes = bytes;
 	}
-	*(void **)ptr = b->p;
-	return 0;
+	return b->p;
 }
 
 size_t mlip_model_work_bytes(const struct mlip_model *m)
@@ -325,24 +324,24 @@ static int layout(struct mlip_model *m, unsigned flags, struct mlip_err *err)
 		if (s1 > nscr)
 			nscr = s1;
 	}
-	if (need(&w->b_blk, &w->blk, N, sizeof(size_t)) ||
-	    need(&w->b_row, &w->row, N, sizeof(size_t)) ||
-	    need(&w->b_rows, &w->row_s, N, sizeof(size_t)) ||
-	    need(&w->b_x, &w->X, nx, sizeof(mlip_real)) ||
-	    need(&w->b_c, &w->C, nc, sizeof(mlip_real)) ||
-	    need(&w->b_en, &w->energy, B * H, sizeof(double)) ||
-	    need(&w->b_at, &w->atomic, N * H, sizeof(double)))
+	if (!(w->blk = need(&w->b_blk, N, sizeof(size_t))) ||
+	    !(w->row = need(&w->b_row, N, sizeof(size_t))) ||
+	    !(w->row_s = need(&w->b_rows, N, sizeof(size_t))) ||
+	    !(w->X = need(&w->b_x, nx, sizeof(mlip_real))) ||
+	    !(w->C = need(&w->b_c, nc, sizeof(mlip_real))) ||
+	    !(w->energy = need(&w->b_en, B * H, sizeof(double))) ||
+	    !(w->atomic = need(&w->b_at, N * H, sizeof(double))))
 		goto nomem;
 	if (derivs &&
-	    (need(&w->b_dx, &w->DX, ndx, sizeof(mlip_real)) ||
-	     need(&w->b_scr, &w->scratch, nscr, sizeof(mlip_real)) ||
-	     need(&w->b_ge, &w->g_edge, 3 * E, sizeof(double)) ||
-	     need(&w->b_f, &w->forces, 3 * N * H, sizeof(double)) ||
-	     need(&w->b_st, &w->stress, 9 * B * H, sizeof(double))))
+	    (!(w->DX = need(&w->b_dx, ndx, sizeof(mlip_real))) ||
+	     !(w->scratch = need(&w->b_scr, nscr, sizeof(mlip_real))) ||
+	     !(w->g_edge = need(&w->b_ge, 3 * E, sizeof(double))) ||
+	     !(w->forces = need(&w->b_f, 3 * N * H, sizeof(double))) ||
+	     !(w->stress = need(&w->b_st, 9 * B * H, sizeof(double)))))
 		goto nomem;
 	if ((flags & MLIP_MODEL_TRAIN) &&
-	    (need(&w->b_te, &w->t_edge, 3 * E, sizeof(double)) ||
-	     need(&w->b_dout, &w->dout, no, sizeof(mlip_real))))
+	    (!(w->t_edge = need(&w->b_te, 3 * E, sizeof(double))) ||
+	     !(w->dout = need(&w->b_dout, no, sizeof(mlip_real)))))
 		goto nomem;
 	memset(w->cnt, 0, sizeof(w->cnt));
 	for (size_t i = 0; i < N; i++) {
@@ -371,29 +370,6 @@ static void stream_rows(struct mlip_model *m, size_t s, int dx)
 }
 
 /* ---- forward ------------------------------------------------------------------------ */
-
-/* Forces (stream h of (N,3,H)) and virial of head h from the edge gradients ∂E_h/∂r_e. */
-static void edges_to_forces(struct mlip_model *m, size_t h)
-{
-	struct mlip_model_work *w = m->work;
-	const struct mlip_env *env = &w->env;
-	size_t H = m->config.n_heads;
-	double *F = w->forces, *V = w->stress;
-	for (size_t i = 0; i < env->n_atoms; i++) {
-		double *vir = V + 9 * H * (size_t)env->system[i];
-		for (size_t e = env->first[i]; e < env->first[i + 1]; e++) {
-			const double *g = w->g_edge + 3 * e, *r = env->r + 3 * e;
-			size_t j = (size_t)env->nbr[e];
-			for (int x = 0; x < 3; x++) {
-				F[(3 * i + x) * H + h] += g[x];
-				F[(3 * j + x) * H + h] -= g[x];
-			}
-			for (int a = 0; a < 3; a++)
-				for (int b = 0; b < 3; b++)
-					vir[(3 * a + b) * H + h] += r[a] * g[b];
-		}
-	}
-}
 
 int mlip_model_forward(struct mlip_model *m, const struct mlip_batch *b, unsigned flags,
 		       struct mlip_model_out *out, struct mlip_err *err)
@@ -454,8 +430,10 @@ int mlip_model_forward(struct mlip_model *m, const struct mlip_batch *b, unsigne
 			memset(w->g_edge, 0, 3 * env->n_edges * sizeof(double));
 			if ((rc = mlip_descriptor_vjp(w->g_edge, w->DX, w->row_s, &m->desc, env, err)))
 				return rc;
-			edges_to_forces(m, h);
+			mlip_env_gather(w->forces, w->stress, H, h, w->g_edge, env);
 		}
+		for (size_t k = 0; k < 3 * N * H; k++) /* F = −∂E/∂r */
+			w->forces[k] = -w->forces[k];
 		for (size_t s = 0; s < B; s++)
 			for (size_t k = 0; k < 9 * H; k++)
 				w->stress[9 * H * s + k] =

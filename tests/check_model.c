@@ -241,6 +241,54 @@ START_TEST(test_bad_config)
 }
 END_TEST
 
+/* One isolated atom: no neighbours, two of three elements absent from the batch. */
+START_TEST(test_isolated)
+{
+	const size_t hid[1] = { 5 };
+	struct mlip_model *m = new_model(3, Z3, 1, hid, MLIP_ACT_SILU, 2, NULL, 0, 4.0, 1);
+	struct mlip_structure s;
+	struct mlip_batch b;
+	struct mlip_model_out out;
+	struct mlip_err err;
+	mlip_structure_init(&s);
+	ck_assert_int_eq(mlip_structure_alloc(&s, 1, NULL), 0);
+	s.numbers[0] = 8;
+	build(&b, &s, 1, 4.0);
+	ck_assert_uint_eq(b.n_edges, 0);
+	forward(m, &b, MLIP_MODEL_FORCES | MLIP_MODEL_STRESS | MLIP_MODEL_ATOMIC | MLIP_MODEL_TRAIN,
+		&out);
+	/* o = W_out φ(W_1 x + b_1) + b_out with x = (0 − 0)/1 = 0 and zero biases: 0. */
+	for (size_t h = 0; h < 2; h++) {
+		ck_assert_double_eq(out.energy[h], 0);
+		ck_assert_double_eq(out.atomic_energy[h], 0);
+	}
+	for (size_t k = 0; k < 6; k++)
+		ck_assert_double_eq(out.forces[k], 0);
+	for (size_t k = 0; k < 18; k++)
+		ck_assert_double_eq(out.stress[k], 0);
+	/* x = 0 and no edges: ∂L/∂b_out = dE, ∂L/∂b1 = φ'(0) W_outᵀ dE, all else 0 (W_out sees
+	 * φ(0) = 0 for silu, W1 sees x = 0, the force and stress terms have no edge to act on). */
+	double dE[2] = { 0.5, -2 }, dF[6] = { 1, 1, 1, 1, 1, 1 }, dS[18] = { 1 };
+	mlip_model_zero_grad(m);
+	ck_assert_int_eq(mlip_model_backward(m, &b, dE, dF, dS, &err), 0);
+	const struct mlip_tensor *bo = mlip_tensors_find(&m->tensors, "O.b_out");
+	const struct mlip_tensor *b1 = mlip_tensors_find(&m->tensors, "O.b1");
+	const struct mlip_tensor *wo = mlip_tensors_find(&m->tensors, "O.w_out");
+	for (size_t k = 0; k < m->n_params; k++) {
+		double want = 0;
+		if (k >= bo->offset && k < bo->offset + 2)
+			want = dE[k - bo->offset];
+		if (k >= b1->offset && k < b1->offset + 5)
+			for (size_t h = 0; h < 2; h++)
+				want += 0.5 * dE[h] * m->params[wo->offset + 5 * h + (k - b1->offset)];
+		ck_assert_double_eq_tol(m->grads[k], want, 1e-15);
+	}
+	fx_batch_free(&b);
+	mlip_structure_release(&s);
+	mlip_model_free(m);
+}
+END_TEST
+
 /* ---- forces and stress ---------------------------------------------------------------------- */
 
 /*
@@ -730,6 +778,7 @@ Suite *suite_model(void)
 	tc = tcase_create("create");
 	tcase_add_test(tc, test_create);
 	tcase_add_test(tc, test_bad_config);
+	tcase_add_test(tc, test_isolated);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("physics");
 	tcase_set_timeout(tc, 120);
