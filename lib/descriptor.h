@@ -1,0 +1,185 @@
+/*
+ * descriptor.h - atom-centred symmetry functions (Behler-Parrinello; n2p2
+ * types 2, 3 and 9 with the cosine cutoff), their vector-Jacobian product
+ * (VJP: forces and stress from dL/dG) and their Jacobian-vector product (JVP:
+ * the change of G along a displacement field and a strain), and the
+ * mean/std statistics used for input scaling. MODEL.md defines the functions;
+ * this header states the conventions of the code.
+ *
+ * Functions (R_ij = |r_ij|, cos θ_ijk = r_ij·r_ik / (R_ij R_ik),
+ * f_c(R) = ½[cos(πR/r_c) + 1] for R < r_c, else 0):
+ *   G2  Σ_{j: Z_j = z1} exp(−η (R_ij − r_s)²) f_c(R_ij)
+ *   G9  2^{1−ζ} Σ_{j<k: {Z_j,Z_k} = {z1,z2}} (1 + λ cos θ_ijk)^ζ
+ *           · exp(−η[(R_ij − r_s)² + (R_ik − r_s)²]) f_c(R_ij) f_c(R_ik)
+ *   G3  as G9, times exp(−η (R_jk − r_s)²) f_c(R_jk) inside the sum.
+ * j<k is over unordered pairs of distinct neighbours (images included).
+ *
+ * Everything a descriptor of atom i depends on is the list of its edge vectors
+ * r_e = r_ij (e over the edges of i inside the cutoff). The VJP therefore
+ * returns dL/dr_e per edge (E×3) and the JVP takes a tangent per edge; the
+ * model turns edge gradients into forces (F_j −= g_e, F_i += g_e) and the
+ * virial (Σ_e r_e ⊗ g_e), and displacements u plus a strain ε into edge
+ * tangents (u_j − u_i + r_e ε). Nothing is cached between calls: each call
+ * walks the neighbour pairs of every atom again, so memory stays O(N + E).
+ *
+ * Default set (mlip_descriptor_default), for cutoff r_c and S elements,
+ * identical for every central element:
+ *   - radial G2, for each neighbour element: 8 shifted Gaussians,
+ *     Δ = r_c / 9, r_s = k Δ for k = 1..8, η = 1 / (2 Δ²);
+ *   - wide angular G9, for each unordered pair of neighbour elements
+ *     (a, b), a <= b in model order: r_s = 0, η ∈ {0, 2/r_c², 8/r_c²} truncated to the first
+ *     n_η values with n_η = 3 (S = 1), 2 (S = 2), 1 (S >= 3),
+ *     ζ ∈ {1, 2, 4, 16}, λ ∈ {−1, +1};
+ *   - every function uses r_c = cutoff.
+ * Order: radial by neighbour element, then r_s; angular by element pair,
+ * then η, ζ, λ. Counts per element: S = 1: 32, 2: 64, 3: 72, 4: 112.
+ */
+#ifndef MLIP_DESCRIPTOR_H
+#define MLIP_DESCRIPTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "batch.h"
+#include "elements.h"
+#include "error.h"
+#include "real.h"
+
+#define MLIP_MAX_ELEMENTS 16
+
+enum mlip_sf_kind {
+	MLIP_SF_G2 = 2, /* radial */
+	MLIP_SF_G3 = 3, /* narrow angular */
+	MLIP_SF_G9 = 9, /* wide angular */
+};
+
+/* One symmetry function. */
+struct mlip_sf {
+	int kind;      /* MLIP_SF_G2, G3 or G9 */
+	int z;         /* central element (atomic number) */
+	int z1, z2;    /* neighbour elements; G2 uses z1 only (z2 = 0); angular any order */
+	double eta;    /* Å⁻², >= 0 */
+	double rs;     /* Å, >= 0 */
+	double lambda; /* angular only: −1 or +1 */
+	double zeta;   /* angular only: >= 1 */
+	double rc;     /* Å, 0 < rc <= cutoff */
+};
+
+struct sf_plan; /* compiled evaluation plan (descriptor.c) */
+
+struct mlip_descriptor {
+	size_t n_elements;
+	int z[MLIP_MAX_ELEMENTS];             /* atomic numbers, in model order */
+	int8_t species[MLIP_MAX_Z + 1];       /* atomic number -> element index, −1 if absent */
+	double cutoff;                        /* Å, the model cutoff */
+	size_t n_sf;
+	struct mlip_sf *sf;                   /* (n_sf) owned; grouped by central element in
+						 model order, the given order kept within */
+	size_t dim[MLIP_MAX_ELEMENTS];        /* functions per central element */
+	size_t sf_start[MLIP_MAX_ELEMENTS + 1]; /* element e owns sf[sf_start[e] .. +dim[e]) */
+	size_t max_dim;
+	struct sf_plan *plan;                 /* (n_elements) owned */
+};
+
+/*
+ * Build the default set (rule above) for n_el elements z at cutoff: *out is
+ * malloc'ed (caller frees), *n its length. MLIP_EINVAL for a bad cutoff or
+ * element list, MLIP_ENOMEM.
+ */
+int mlip_descriptor_default(struct mlip_sf **out, size_t *n, const int *z, size_t n_el,
+			    double cutoff, struct mlip_err *err);
+
+/*
+ * Initialise d for elements z (distinct atomic numbers) at cutoff with the
+ * given functions (copied; the default set if sf is NULL or n_sf is 0).
+ * Checks every function (kind, elements in the list, η, r_s >= 0, λ = ±1,
+ * ζ >= 1, 0 < r_c <= cutoff) and that every element has at least one
+ * function; errors name the function by its 1-based index. MLIP_ENOMEM.
+ */
+int mlip_descriptor_init(struct mlip_descriptor *d, const int *z, size_t n_el, double cutoff,
+			 const struct mlip_sf *sf, size_t n_sf, struct mlip_err *err);
+void mlip_descriptor_release(struct mlip_descriptor *d);
+
+/*
+ * The atomic environments of a batch at the model cutoff: the batch's edges
+ * with |r_ij| < cutoff (the batch's own cutoff may be larger), their vectors,
+ * and per-atom element indices. Rebuilt for every batch; the arrays grow and
+ * are reused.
+ */
+struct mlip_env {
+	size_t n_atoms, n_edges, n_systems;
+	size_t max_nb;        /* most edges of one atom */
+	int32_t *species;     /* (N) element index in the descriptor's list */
+	int32_t *system;      /* (N) system of each atom */
+	size_t *first;        /* (N + 1) edges of atom i are first[i] .. first[i+1]−1 */
+	int32_t *nbr;         /* (E) neighbour atom j, batch-global */
+	double *r;            /* (E, 3) r_ij = r_j + n·H − r_i, Å */
+	double *volume;       /* (B) |det H| where the stress is defined, else 0 */
+	size_t alloc_atoms, alloc_edges, alloc_systems;
+};
+
+void mlip_env_init(struct mlip_env *env);
+void mlip_env_release(struct mlip_env *env);
+
+/*
+ * Fill env from batch b for descriptor d. The batch edges must be sorted by
+ * their central atom and lie within one system. The stress is defined for a
+ * system with at least one periodic axis and a non-singular cell; elsewhere
+ * volume is 0 and the model reports a zero stress. Errors: MLIP_EDATA for an
+ * element the model does not know (naming atom and system), unsorted or
+ * out-of-range edges, a batch cutoff below d->cutoff; MLIP_ENOMEM.
+ */
+int mlip_env_build(struct mlip_env *env, const struct mlip_descriptor *d,
+		   const struct mlip_batch *b, struct mlip_err *err);
+
+/*
+ * From edge gradients g_edge (E, 3) = ∂L/∂r_e to atoms and strain: adds
+ * ∂L/∂r_j += g_e, ∂L/∂r_i −= g_e into component h of dpos (N, 3, H) and
+ * Σ_e r_e ⊗ g_e (= ∂L/∂ε of system s, row-vector strain r -> r(1 + ε)) into
+ * component h of dstrain (B, 9, H). Either output may be NULL. Forces are
+ * −dpos; the stress is dstrain / V.
+ */
+void mlip_env_gather(double *dpos, double *dstrain, size_t H, size_t h, const double *g_edge,
+		     const struct mlip_env *env);
+
+/*
+ * The three evaluations. row[i] is the offset of atom i's row (dim[species]
+ * values) in G / dG, so callers choose any layout (the model uses element
+ * blocks).
+ *   forward: G rows := descriptors.
+ *   vjp:     g_edge (E, 3) += Σ_d dG[i][d] ∂G_id/∂r_e   (accumulates).
+ *   jvp:     dG rows := Σ_e ∂G_id/∂r_e · t_edge[e]      (overwrites).
+ * Errors: MLIP_ENOMEM (per-call scratch of O(max_nb) doubles).
+ */
+int mlip_descriptor_forward(mlip_real *G, const size_t *row, const struct mlip_descriptor *d,
+			    const struct mlip_env *env, struct mlip_err *err);
+int mlip_descriptor_vjp(double *g_edge, const mlip_real *dG, const size_t *row,
+			const struct mlip_descriptor *d, const struct mlip_env *env,
+			struct mlip_err *err);
+int mlip_descriptor_jvp(mlip_real *dG, const size_t *row, const double *t_edge,
+			const struct mlip_descriptor *d, const struct mlip_env *env,
+			struct mlip_err *err);
+
+/*
+ * Running per-element mean and population variance of the descriptors
+ * (Welford per atom; mlip_sf_stats_merge combines partial results, Chan et
+ * al., e.g. across ranks). std below 1e-12 is reported as 1.
+ */
+struct mlip_sf_stats {
+	size_t n_elements;
+	size_t off[MLIP_MAX_ELEMENTS + 1]; /* element e's values at [off[e], off[e+1]) */
+	double count[MLIP_MAX_ELEMENTS];   /* atoms seen per element */
+	double *mean, *m2;                 /* (off[n_elements]) */
+};
+
+int mlip_sf_stats_init(struct mlip_sf_stats *s, const struct mlip_descriptor *d,
+		       struct mlip_err *err);
+void mlip_sf_stats_release(struct mlip_sf_stats *s);
+void mlip_sf_stats_add(struct mlip_sf_stats *s, const mlip_real *G, const size_t *row,
+		       const struct mlip_env *env);
+void mlip_sf_stats_merge(struct mlip_sf_stats *dst, const struct mlip_sf_stats *src);
+/* mean and std (dim[e] values each) of element e; mean 0 and std 1 if no atom was seen. */
+void mlip_sf_stats_result(const struct mlip_sf_stats *s, size_t e, mlip_real *mean,
+			  mlip_real *std);
+
+#endif

@@ -1,0 +1,548 @@
+/*
+ * model.c - the BPNN: layout of a batch in element blocks, forward
+ * (energies, forces, stress) and the exact training backward.
+ *
+ * Layout: atoms are grouped by element; element e's block has n_e rows of
+ * D_e descriptor values per stream. X holds, per element, S stacked streams
+ * (S = 1 for inference, 1 + H for training): stream 0 the scaled descriptors
+ * x, stream 1 + t the tangent ẋ of the t-th force/stress direction. DX holds
+ * H streams: ∂o_h/∂x for head h (then divided by the scale s, i.e. ∂o_h/∂G).
+ * row[i] is the offset of atom i's stream-0 row; stream s of atom i is at
+ * row[i] + s·n_e·D_e. Everything else is per atom (N), per edge (E) or per
+ * system (B), so working memory is linear in the batch size.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "banned.h"
+
+/* A growable buffer. */
+struct buf {
+	void *p;
+	size_t bytes;
+};
+
+struct mlip_model_work {
+	const struct mlip_batch *batch; /* of the last forward (borrowed) */
+	unsigned flags;
+	size_t n_streams;
+	struct mlip_env env;
+	size_t cnt[MLIP_MAX_ELEMENTS];     /* atoms per element */
+	size_t xbase[MLIP_MAX_ELEMENTS];   /* block start in X */
+	size_t dbase[MLIP_MAX_ELEMENTS];   /* block start in DX */
+	size_t cbase[MLIP_MAX_ELEMENTS];   /* block start in C */
+	size_t obase[MLIP_MAX_ELEMENTS];   /* block start in dout */
+	struct mlip_mlp_cache cache[MLIP_MAX_ELEMENTS];
+	size_t *blk, *row, *row_s;         /* (N) index in block, X row, stream-s offsets */
+	mlip_real *X;                      /* (Σ_e S n_e D_e) scaled descriptors and tangents */
+	mlip_real *DX;                     /* (Σ_e H n_e D_e) ∂o_h/∂G */
+	mlip_real *C;                      /* network activations of every block */
+	mlip_real *scratch;                /* network backward scratch (largest block) */
+	mlip_real *dout;                   /* (N, H) ∂L/∂o, in element blocks */
+	double *g_edge, *t_edge;           /* (E, 3) */
+	double *energy, *stress;           /* (B, H), (B, 9, H) */
+	double *forces, *atomic;           /* (N, 3, H), (N, H) */
+	struct buf b_blk, b_row, b_rows, b_x, b_dx, b_c, b_scr, b_dout, b_ge, b_te, b_en, b_st,
+		b_f, b_at;
+};
+
+void mlip_model_config_init(struct mlip_model_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	memcpy(c->name, "bpnn", 5);
+	c->cutoff = 5.0;
+	c->n_hidden = 2;
+	c->hidden[0] = c->hidden[1] = 24;
+	c->activation = MLIP_ACT_TANH;
+	c->n_heads = 1;
+	memcpy(c->heads[0], "energy", 7);
+}
+
+/* ---- creation ---------------------------------------------------------------- */
+
+static int check_config(const struct mlip_model_config *c, struct mlip_err *err)
+{
+	if (strcmp(c->name, "bpnn"))
+		return mlip_err_set(err, MLIP_EINVAL, "unknown model '%.*s' (only 'bpnn')",
+				    MLIP_NAME_MAX, c->name);
+	if (c->n_hidden > MLIP_MAX_HIDDEN)
+		return mlip_err_set(err, MLIP_EINVAL, "at most %d hidden layers, not %zu",
+				    MLIP_MAX_HIDDEN, c->n_hidden);
+	for (size_t l = 0; l < c->n_hidden; l++)
+		if (c->hidden[l] < 1 || c->hidden[l] > 1u << 16)
+			return mlip_err_set(err, MLIP_EINVAL, "hidden layer %zu: bad width %zu",
+					    l + 1, c->hidden[l]);
+	if (!mlip_activation_name(c->activation))
+		return mlip_err_set(err, MLIP_EINVAL, "unknown activation %d", (int)c->activation);
+	if (c->n_heads < 1 || c->n_heads > MLIP_MAX_HEADS)
+		return mlip_err_set(err, MLIP_EINVAL, "the model needs 1 to %d heads, not %zu",
+				    MLIP_MAX_HEADS, c->n_heads);
+	for (size_t h = 0; h < c->n_heads; h++) {
+		size_t len = strnlen(c->heads[h], MLIP_NAME_MAX);
+		if (!len || len == MLIP_NAME_MAX)
+			return mlip_err_set(err, MLIP_EINVAL, "head %zu: empty or too long name",
+					    h + 1);
+		for (size_t k = 0; k < h; k++)
+			if (!strcmp(c->heads[h], c->heads[k]))
+				return mlip_err_set(err, MLIP_EINVAL, "head '%s' is listed twice",
+						    c->heads[h]);
+	}
+	return MLIP_OK;
+}
+
+static int add_tensor(struct mlip_tensors *t, const char *sym, const char *what, size_t ndim,
+		      size_t d0, size_t d1, unsigned flags, struct mlip_err *err)
+{
+	char name[MLIP_TENSOR_NAME_MAX];
+	size_t shape[2] = { d0, d1 };
+	snprintf(name, sizeof(name), "%s.%s", sym, what);
+	return mlip_tensors_add(t, name, ndim, shape, flags, err);
+}
+
+static void elem_params(const struct mlip_model *m, size_t e, mlip_real *buf,
+			struct mlip_mlp_params *p)
+{
+	const struct mlip_tensor *t = m->tensors.t + m->tensor0[e];
+	memset(p, 0, sizeof(*p));
+	for (size_t l = 0; l <= m->net[e].n_hidden; l++) {
+		p->w[l] = buf + t[2 + 2 * l].offset;
+		p->b[l] = buf + t[3 + 2 * l].offset;
+	}
+}
+
+static mlip_real *elem_mean(const struct mlip_model *m, size_t e, mlip_real *buf)
+{
+	return buf + m->tensors.t[m->tensor0[e]].offset;
+}
+
+static mlip_real *elem_std(const struct mlip_model *m, size_t e, mlip_real *buf)
+{
+	return buf + m->tensors.t[m->tensor0[e] + 1].offset;
+}
+
+int mlip_model_new(struct mlip_model **out, const struct mlip_model_config *c,
+		   struct mlip_err *err)
+{
+	int rc;
+	*out = NULL;
+	if ((rc = check_config(c, err)))
+		return rc;
+	struct mlip_model *m = calloc(1, sizeof(*m));
+	if (!m)
+		return mlip_err_set(err, MLIP_ENOMEM, "out of memory for the model");
+	mlip_tensors_init(&m->tensors);
+	m->work = calloc(1, sizeof(*m->work));
+	if (!m->work) {
+		free(m);
+		return mlip_err_set(err, MLIP_ENOMEM, "out of memory for the model");
+	}
+	mlip_env_init(&m->work->env);
+	m->config = *c;
+	if ((rc = mlip_descriptor_init(&m->desc, c->elements, c->n_elements, c->cutoff, c->sf,
+				       c->n_sf, err)))
+		goto fail;
+	m->config.sf = m->desc.sf;
+	m->config.n_sf = m->desc.n_sf;
+	size_t L = c->n_hidden, H = c->n_heads;
+	for (size_t e = 0; e < c->n_elements; e++) {
+		const char *sym = mlip_element_symbol(c->elements[e]);
+		struct mlip_mlp *net = &m->net[e];
+		net->n_hidden = L;
+		net->width[0] = m->desc.dim[e];
+		for (size_t l = 0; l < L; l++)
+			net->width[l + 1] = c->hidden[l];
+		net->width[L + 1] = H;
+		net->act = c->activation;
+		m->tensor0[e] = m->tensors.n;
+		const unsigned fixed = MLIP_TENSOR_NO_DECAY | MLIP_TENSOR_FROZEN;
+		if ((rc = add_tensor(&m->tensors, sym, "sf_mean", 1, net->width[0], 0, fixed, err)) ||
+		    (rc = add_tensor(&m->tensors, sym, "sf_std", 1, net->width[0], 0, fixed, err)))
+			goto fail;
+		for (size_t l = 0; l <= L; l++) {
+			char wn[16], bn[16];
+			if (l < L) {
+				snprintf(wn, sizeof(wn), "w%zu", l + 1);
+				snprintf(bn, sizeof(bn), "b%zu", l + 1);
+			} else {
+				memcpy(wn, "w_out", 6);
+				memcpy(bn, "b_out", 6);
+			}
+			if ((rc = add_tensor(&m->tensors, sym, wn, 2, net->width[l + 1], net->width[l],
+					     0, err)) ||
+			    (rc = add_tensor(&m->tensors, sym, bn, 1, net->width[l + 1], 0,
+					     MLIP_TENSOR_NO_DECAY, err)))
+				goto fail;
+		}
+	}
+	mlip_real *buf[4];
+	if ((rc = mlip_tensors_alloc(&m->tensors, 4, buf, err)))
+		goto fail;
+	m->n_params = m->tensors.n_params;
+	m->params = buf[0];
+	m->grads = buf[1];
+	m->adam_m = buf[2];
+	m->adam_v = buf[3];
+	for (size_t e = 0; e < c->n_elements; e++) {
+		mlip_real *s = elem_std(m, e, m->params);
+		for (size_t k = 0; k < m->desc.dim[e]; k++)
+			s[k] = 1;
+	}
+	mlip_model_init_params(m, c->seed);
+	*out = m;
+	return MLIP_OK;
+fail:
+	mlip_model_free(m);
+	return rc;
+}
+
+static void work_release(struct mlip_model_work *w)
+{
+	struct buf *all[] = { &w->b_blk, &w->b_row, &w->b_rows, &w->b_x, &w->b_dx, &w->b_c,
+			      &w->b_scr, &w->b_dout, &w->b_ge, &w->b_te, &w->b_en, &w->b_st,
+			      &w->b_f, &w->b_at };
+	mlip_env_release(&w->env);
+	for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++)
+		free(all[k]->p);
+}
+
+void mlip_model_free(struct mlip_model *m)
+{
+	if (!m)
+		return;
+	if (m->work)
+		work_release(m->work);
+	free(m->work);
+	if (m->params) {
+		mlip_real *buf[1] = { m->params };
+		mlip_tensors_free(buf);
+	}
+	mlip_tensors_release(&m->tensors);
+	mlip_descriptor_release(&m->desc);
+	free(m);
+}
+
+static uint64_t splitmix64(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static uint64_t fnv1a64(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return h;
+}
+
+void mlip_model_init_params(struct mlip_model *m, uint64_t seed)
+{
+	for (size_t k = 0; k < m->tensors.n; k++) {
+		const struct mlip_tensor *t = &m->tensors.t[k];
+		mlip_real *p = m->params + t->offset;
+		if (t->flags & MLIP_TENSOR_FROZEN)
+			continue;
+		if (t->ndim == 1) {
+			memset(p, 0, t->count * sizeof(mlip_real));
+			continue;
+		}
+		uint64_t st = seed ^ fnv1a64(t->name);
+		double lim = sqrt(6.0 / (double)(t->shape[0] + t->shape[1]));
+		for (size_t q = 0; q < t->count; q++) {
+			double u = (double)(splitmix64(&st) >> 11) * (1.0 / 9007199254740992.0);
+			p[q] = (mlip_real)((2 * u - 1) * lim);
+		}
+	}
+}
+
+void mlip_model_zero_grad(struct mlip_model *m)
+{
+	memset(m->grads, 0, m->n_params * sizeof(mlip_real));
+}
+
+/* ---- working memory ------------------------------------------------------------- */
+
+/* Make b hold at least n elements of size bytes; returns the buffer or NULL. */
+static void *need(struct buf *b, size_t n, size_t size)
+{
+	size_t bytes = (n ? n : 1) * size;
+	if (bytes > b->bytes) {
+		bytes += bytes / 4;
+		void *q = realloc(b->p, bytes);
+		if (!q)
+			return NULL;
+		b->p = q;
+		b->bytes = bytes;
+	}
+	return b->p;
+}
+
+size_t mlip_model_work_bytes(const struct mlip_model *m)
+{
+	const struct mlip_model_work *w = m->work;
+	const struct mlip_env *v = &w->env;
+	const struct buf *all[] = { &w->b_blk, &w->b_row, &w->b_rows, &w->b_x, &w->b_dx, &w->b_c,
+				    &w->b_scr, &w->b_dout, &w->b_ge, &w->b_te, &w->b_en, &w->b_st,
+				    &w->b_f, &w->b_at };
+	size_t b = v->alloc_atoms * (2 * sizeof(int32_t) + sizeof(size_t)) +
+		   v->alloc_edges * (sizeof(int32_t) + 3 * sizeof(double)) +
+		   v->alloc_systems * sizeof(double);
+	for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++)
+		b += all[k]->bytes;
+	return b;
+}
+
+/* Lay the batch out in element blocks and size every buffer. */
+static int layout(struct mlip_model *m, unsigned flags, struct mlip_err *err)
+{
+	struct mlip_model_work *w = m->work;
+	const struct mlip_env *env = &w->env;
+	size_t N = env->n_atoms, E = env->n_edges, B = env->n_systems;
+	size_t H = m->config.n_heads, n_el = m->desc.n_elements;
+	size_t S = (flags & MLIP_MODEL_TRAIN) ? 1 + H : 1;
+	int derivs = (flags & (MLIP_MODEL_FORCES | MLIP_MODEL_STRESS | MLIP_MODEL_TRAIN)) != 0;
+	size_t nx = 0, ndx = 0, nc = 0, nscr = 0, no = 0;
+	w->n_streams = S;
+	memset(w->cnt, 0, sizeof(w->cnt));
+	for (size_t i = 0; i < N; i++)
+		w->cnt[env->species[i]]++;
+	for (size_t e = 0; e < n_el; e++) {
+		size_t n = w->cnt[e], D = m->desc.dim[e];
+		w->xbase[e] = nx;
+		w->dbase[e] = ndx;
+		w->cbase[e] = nc;
+		w->obase[e] = no;
+		nx += S * n * D;
+		ndx += H * n * D;
+		nc += mlip_mlp_cache_count(&m->net[e], n, S);
+		no += n * H;
+		size_t s1 = mlip_mlp_scratch_count(&m->net[e], n, S > H ? S : H);
+		if (s1 > nscr)
+			nscr = s1;
+	}
+	if (!(w->blk = need(&w->b_blk, N, sizeof(size_t))) ||
+	    !(w->row = need(&w->b_row, N, sizeof(size_t))) ||
+	    !(w->row_s = need(&w->b_rows, N, sizeof(size_t))) ||
+	    !(w->X = need(&w->b_x, nx, sizeof(mlip_real))) ||
+	    !(w->C = need(&w->b_c, nc, sizeof(mlip_real))) ||
+	    !(w->energy = need(&w->b_en, B * H, sizeof(double))) ||
+	    !(w->atomic = need(&w->b_at, N * H, sizeof(double))))
+		goto nomem;
+	if (derivs &&
+	    (!(w->DX = need(&w->b_dx, ndx, sizeof(mlip_real))) ||
+	     !(w->scratch = need(&w->b_scr, nscr, sizeof(mlip_real))) ||
+	     !(w->g_edge = need(&w->b_ge, 3 * E, sizeof(double))) ||
+	     !(w->forces = need(&w->b_f, 3 * N * H, sizeof(double))) ||
+	     !(w->stress = need(&w->b_st, 9 * B * H, sizeof(double)))))
+		goto nomem;
+	if ((flags & MLIP_MODEL_TRAIN) &&
+	    (!(w->t_edge = need(&w->b_te, 3 * E, sizeof(double))) ||
+	     !(w->dout = need(&w->b_dout, no, sizeof(mlip_real)))))
+		goto nomem;
+	memset(w->cnt, 0, sizeof(w->cnt));
+	for (size_t i = 0; i < N; i++) {
+		size_t e = (size_t)env->species[i];
+		w->blk[i] = w->cnt[e]++;
+		w->row[i] = w->xbase[e] + w->blk[i] * m->desc.dim[e];
+	}
+	for (size_t e = 0; e < n_el; e++)
+		mlip_mlp_cache_carve(&w->cache[e], &m->net[e], w->C + w->cbase[e], w->cnt[e], S,
+				     w->X + w->xbase[e]);
+	return MLIP_OK;
+nomem:
+	return mlip_err_set(err, MLIP_ENOMEM, "out of memory for a batch of %zu atoms, %zu edges",
+			    N, E);
+}
+
+/* Offsets of stream s in X (dx = 0) or DX (dx = 1) for every atom, into row_s. */
+static void stream_rows(struct mlip_model *m, size_t s, int dx)
+{
+	struct mlip_model_work *w = m->work;
+	for (size_t i = 0; i < w->env.n_atoms; i++) {
+		size_t e = (size_t)w->env.species[i], D = m->desc.dim[e];
+		size_t base = dx ? w->dbase[e] : w->xbase[e];
+		w->row_s[i] = base + (s * w->cnt[e] + w->blk[i]) * D;
+	}
+}
+
+/* ---- forward ------------------------------------------------------------------------ */
+
+int mlip_model_forward(struct mlip_model *m, const struct mlip_batch *b, unsigned flags,
+		       struct mlip_model_out *out, struct mlip_err *err)
+{
+	struct mlip_model_work *w = m->work;
+	struct mlip_env *env = &w->env;
+	int rc;
+	w->batch = NULL;
+	if ((rc = mlip_env_build(env, &m->desc, b, err)) || (rc = layout(m, flags, err)))
+		return rc;
+	size_t N = env->n_atoms, B = env->n_systems, H = m->config.n_heads;
+	size_t n_el = m->desc.n_elements;
+	if ((rc = mlip_descriptor_forward(w->X, w->row, &m->desc, env, err)))
+		return rc;
+	for (size_t e = 0; e < n_el; e++) {
+		size_t n = w->cnt[e], D = m->desc.dim[e];
+		const mlip_real *mu = elem_mean(m, e, m->params), *sd = elem_std(m, e, m->params);
+		mlip_real *x = w->X + w->xbase[e];
+		for (size_t r = 0; r < n; r++)
+			for (size_t d = 0; d < D; d++)
+				x[r * D + d] = (x[r * D + d] - mu[d]) / sd[d];
+		struct mlip_mlp_params p;
+		elem_params(m, e, m->params, &p);
+		m->net[e].naive = m->naive;
+		mlip_mlp_forward(&w->cache[e], &m->net[e], &p);
+	}
+	memset(w->energy, 0, B * H * sizeof(double));
+	for (size_t i = 0; i < N; i++) {
+		const mlip_real *o = w->cache[env->species[i]].out + w->blk[i] * H;
+		double *E = w->energy + (size_t)env->system[i] * H;
+		for (size_t h = 0; h < H; h++) {
+			w->atomic[i * H + h] = (double)o[h];
+			E[h] += (double)o[h];
+		}
+	}
+	memset(out, 0, sizeof(*out));
+	out->n_systems = B;
+	out->n_atoms = N;
+	out->n_heads = H;
+	out->energy = w->energy;
+	out->atomic_energy = (flags & MLIP_MODEL_ATOMIC) ? w->atomic : NULL;
+	if (flags & (MLIP_MODEL_FORCES | MLIP_MODEL_STRESS)) {
+		memset(w->forces, 0, 3 * N * H * sizeof(double));
+		memset(w->stress, 0, 9 * B * H * sizeof(double));
+		for (size_t e = 0; e < n_el; e++) {
+			size_t n = w->cnt[e], D = m->desc.dim[e];
+			struct mlip_mlp_params p;
+			elem_params(m, e, m->params, &p);
+			mlip_real *dx = w->DX + w->dbase[e];
+			mlip_mlp_input_grad(dx, w->scratch, &w->cache[e], &m->net[e], &p);
+			const mlip_real *sd = elem_std(m, e, m->params);
+			for (size_t r = 0; r < H * n; r++)
+				for (size_t d = 0; d < D; d++)
+					dx[r * D + d] /= sd[d];
+		}
+		for (size_t h = 0; h < H; h++) {
+			stream_rows(m, h, 1);
+			memset(w->g_edge, 0, 3 * env->n_edges * sizeof(double));
+			if ((rc = mlip_descriptor_vjp(w->g_edge, w->DX, w->row_s, &m->desc, env, err)))
+				return rc;
+			mlip_env_gather(w->forces, w->stress, H, h, w->g_edge, env);
+		}
+		for (size_t k = 0; k < 3 * N * H; k++) /* F = −∂E/∂r */
+			w->forces[k] = -w->forces[k];
+		for (size_t s = 0; s < B; s++)
+			for (size_t k = 0; k < 9 * H; k++)
+				w->stress[9 * H * s + k] =
+					env->volume[s] > 0 ? w->stress[9 * H * s + k] / env->volume[s] : 0;
+		out->forces = (flags & MLIP_MODEL_FORCES) ? w->forces : NULL;
+		out->stress = (flags & MLIP_MODEL_STRESS) ? w->stress : NULL;
+	}
+	w->flags = flags;
+	w->batch = b;
+	return MLIP_OK;
+}
+
+/* ---- training backward ------------------------------------------------------------- */
+
+int mlip_model_backward(struct mlip_model *m, const struct mlip_batch *b, const double *dE,
+			const double *dF, const double *dS, struct mlip_err *err)
+{
+	struct mlip_model_work *w = m->work;
+	struct mlip_env *env = &w->env;
+	size_t H = m->config.n_heads, N = env->n_atoms, n_el = m->desc.n_elements;
+	size_t head[MLIP_MAX_HEADS], n_tan = 0;
+	int rc;
+	if (!b || w->batch != b || !(w->flags & MLIP_MODEL_TRAIN) || b->n_atoms != N)
+		return mlip_err_set(err, MLIP_EINVAL,
+				    "backward needs a training forward on the same batch first");
+	/* One tangent per head with a non-zero force or stress cotangent. */
+	for (size_t h = 0; h < H; h++) {
+		int any = 0;
+		for (size_t k = 0; dF && k < 3 * N && !any; k++)
+			any = dF[k * H + h] != 0;
+		for (size_t s = 0; dS && s < env->n_systems && !any; s++)
+			for (size_t k = 0; k < 9 && env->volume[s] > 0; k++)
+				any |= dS[(9 * s + k) * H + h] != 0;
+		if (any)
+			head[n_tan++] = h;
+	}
+	for (size_t t = 0; t < n_tan; t++) {
+		size_t h = head[t];
+		/* Edge tangent: u_j − u_i + r_e ε with u = −dF and ε = dS / V. */
+		for (size_t i = 0; i < N; i++) {
+			size_t s = (size_t)env->system[i];
+			double eps[9] = { 0 }, ui[3] = { 0 };
+			if (dS && env->volume[s] > 0)
+				for (int k = 0; k < 9; k++)
+					eps[k] = dS[(9 * s + k) * H + h] / env->volume[s];
+			if (dF)
+				for (int x = 0; x < 3; x++)
+					ui[x] = -dF[(3 * i + x) * H + h];
+			for (size_t e = env->first[i]; e < env->first[i + 1]; e++) {
+				size_t j = (size_t)env->nbr[e];
+				const double *r = env->r + 3 * e;
+				double *tv = w->t_edge + 3 * e;
+				for (int x = 0; x < 3; x++) {
+					double uj = dF ? -dF[(3 * j + x) * H + h] : 0;
+					tv[x] = uj - ui[x] + r[0] * eps[x] + r[1] * eps[3 + x] +
+						r[2] * eps[6 + x];
+				}
+			}
+		}
+		stream_rows(m, 1 + t, 0);
+		if ((rc = mlip_descriptor_jvp(w->X, w->row_s, w->t_edge, &m->desc, env, err)))
+			return rc;
+	}
+	for (size_t i = 0; i < N; i++) {
+		mlip_real *o = w->dout + w->obase[env->species[i]] + w->blk[i] * H;
+		for (size_t h = 0; h < H; h++)
+			o[h] = (mlip_real)(dE ? dE[(size_t)env->system[i] * H + h] : 0);
+	}
+	for (size_t e = 0; e < n_el; e++) {
+		size_t n = w->cnt[e], D = m->desc.dim[e];
+		if (!n)
+			continue;
+		const mlip_real *sd = elem_std(m, e, m->params);
+		mlip_real *xd = w->X + w->xbase[e] + n * D;
+		for (size_t r = 0; r < n_tan * n; r++)
+			for (size_t d = 0; d < D; d++)
+				xd[r * D + d] /= sd[d];
+		struct mlip_mlp_params p, g;
+		elem_params(m, e, m->params, &p);
+		elem_params(m, e, m->grads, &g);
+		m->net[e].naive = m->naive;
+		mlip_mlp_tangent(&w->cache[e], &m->net[e], &p, n_tan);
+		mlip_mlp_backward(&g, w->scratch, w->dout + w->obase[e], head, n_tan, &w->cache[e],
+				  &m->net[e], &p);
+	}
+	return MLIP_OK;
+}
+
+/* ---- scaling ------------------------------------------------------------------------- */
+
+int mlip_model_fit_scaling(struct mlip_model *m, const struct mlip_batch *const *b, size_t n,
+			   struct mlip_err *err)
+{
+	struct mlip_sf_stats st;
+	struct mlip_model_work *w = m->work;
+	int rc;
+	if ((rc = mlip_sf_stats_init(&st, &m->desc, err)))
+		return rc;
+	for (size_t k = 0; k < n; k++) {
+		if ((rc = mlip_env_build(&w->env, &m->desc, b[k], err)) || (rc = layout(m, 0, err)))
+			goto out;
+		if ((rc = mlip_descriptor_forward(w->X, w->row, &m->desc, &w->env, err)))
+			goto out;
+		mlip_sf_stats_add(&st, w->X, w->row, &w->env);
+	}
+	for (size_t e = 0; e < m->desc.n_elements; e++)
+		mlip_sf_stats_result(&st, e, elem_mean(m, e, m->params), elem_std(m, e, m->params));
+out:
+	w->batch = NULL;
+	mlip_sf_stats_release(&st);
+	return rc;
+}

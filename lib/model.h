@@ -1,0 +1,160 @@
+/*
+ * model.h - the BPNN model (MODEL.md): symmetry-function descriptors, one
+ * MLP per element with H output heads, energies, forces and stresses, and
+ * exact training gradients.
+ *
+ * Parameters live in four flat buffers carved from one tensor table
+ * (tensors.h): params, grads, adam_m, adam_v. Per element, in model order,
+ * the table holds (Sym = element symbol, L hidden layers, D functions):
+ *   Sym.sf_mean (D), Sym.sf_std (D)   input scaling; NO_DECAY | FROZEN
+ *   Sym.w1 (w1, D), Sym.b1 (w1), ..., Sym.wL, Sym.bL
+ *   Sym.w_out (H, wL), Sym.b_out (H)   biases are NO_DECAY
+ * The scaling is stored as parameters so that it travels with the weights
+ * (checkpoints are the table plus the blob); its gradient is always zero.
+ *
+ * Initialisation (deterministic): for each weight tensor, in table order, a
+ * splitmix64 stream seeded with seed XOR FNV-1a-64(tensor name); each value
+ * (row-major) is w = (2u − 1) √(6/(fan_in + fan_out)) with
+ * u = (next() >> 11) · 2⁻⁵³. Biases are 0, sf_mean 0, sf_std 1 until
+ * mlip_model_fit_scaling. Because the stream depends on the name only,
+ * adding a head or an element leaves the other tensors' values unchanged.
+ *
+ * Training gradients without storing dG/dr: the force and stress terms of a
+ * loss are directional derivatives of E. With v = ∂L/∂F and
+ * ε = (∂L/∂σ)/V, Σ v·F + Σ (∂L/∂σ):σ = D_u E along the displacement field
+ * u = −v and the strain ε. backward computes ẋ (the descriptor JVP along
+ * that direction), pushes it through the network in forward mode, and takes
+ * the reverse-mode derivative of Σ_i ȯ_i (plus the ∂L/∂E term) through both
+ * streams. One tangent per head that has force or stress terms.
+ *
+ * Stress: σ = (1/V) Σ_e r_e ⊗ ∂E/∂r_e, ASE sign (positive = tensile),
+ * defined for systems with at least one periodic axis and a non-singular
+ * cell. Elsewhere (molecules, clusters) the model reports a zero stress and
+ * ignores ∂L/∂σ.
+ *
+ * Example:
+ *     struct mlip_model_config cfg;
+ *     struct mlip_model *m;
+ *     struct mlip_model_out out;
+ *     mlip_model_config_init(&cfg);
+ *     cfg.cutoff = 5.5; cfg.n_elements = 1; cfg.elements[0] = 14;
+ *     if (mlip_model_new(&m, &cfg, &err)) ...
+ *     mlip_model_fit_scaling(m, batches, n_batches, &err);
+ *     mlip_model_forward(m, b, MLIP_MODEL_FORCES | MLIP_MODEL_STRESS, &out, &err);
+ *     ... out.energy[s * out.n_heads + h] ...
+ *     mlip_model_free(m);
+ */
+#ifndef MLIP_MODEL_H
+#define MLIP_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "batch.h"
+#include "descriptor.h"
+#include "error.h"
+#include "network.h"
+#include "real.h"
+#include "tensors.h"
+
+#define MLIP_MAX_HEADS 8
+#define MLIP_NAME_MAX 32
+
+struct mlip_model_config {
+	char name[MLIP_NAME_MAX];              /* "bpnn" (the only model so far) */
+	double cutoff;                         /* Å */
+	size_t n_elements;
+	int elements[MLIP_MAX_ELEMENTS];       /* atomic numbers */
+	size_t n_hidden;
+	size_t hidden[MLIP_MAX_HIDDEN];        /* hidden widths */
+	enum mlip_activation activation;
+	size_t n_heads;
+	char heads[MLIP_MAX_HEADS][MLIP_NAME_MAX];
+	uint64_t seed;
+	size_t n_sf;                           /* 0: the default set */
+	const struct mlip_sf *sf;              /* (n_sf) borrowed */
+};
+
+/* Defaults: "bpnn", cutoff 5.0, no elements, hidden {24, 24}, tanh, one head "energy", seed 0,
+ * default descriptors. */
+void mlip_model_config_init(struct mlip_model_config *c);
+
+/* Flags of mlip_model_forward. */
+enum {
+	MLIP_MODEL_FORCES = 1u << 0,
+	MLIP_MODEL_STRESS = 1u << 1,
+	MLIP_MODEL_ATOMIC = 1u << 2, /* atomic energies */
+	MLIP_MODEL_TRAIN = 1u << 3,  /* keep room for mlip_model_backward */
+};
+
+/* Results of the last forward; buffers borrowed from the model until the next call. */
+struct mlip_model_out {
+	size_t n_systems, n_atoms, n_heads;
+	const double *energy;        /* (B, H) eV */
+	const double *forces;        /* (N, 3, H) eV/Å, or NULL */
+	const double *stress;        /* (B, 9, H) eV/Å³, ASE sign, or NULL */
+	const double *atomic_energy; /* (N, H) eV, or NULL */
+};
+
+struct mlip_model_work; /* buffers of the last forward (model.c) */
+
+struct mlip_model {
+	struct mlip_model_config config;  /* resolved copy: sf / n_sf point to desc */
+	struct mlip_descriptor desc;
+	struct mlip_mlp net[MLIP_MAX_ELEMENTS];
+	struct mlip_tensors tensors;
+	size_t n_params;                  /* elements per buffer (tensors.n_params) */
+	mlip_real *params, *grads, *adam_m, *adam_v; /* (n_params) each, one allocation */
+	size_t tensor0[MLIP_MAX_ELEMENTS]; /* first tensor of each element in the table */
+	int naive;                        /* 1: loop kernels instead of BLAS (reference) */
+	struct mlip_model_work *work;
+};
+
+/*
+ * Create a model from c (copied; c->sf is copied too) and initialise its
+ * parameters from c->seed. Errors: MLIP_EINVAL for a bad configuration,
+ * naming the field; MLIP_ENOMEM.
+ */
+int mlip_model_new(struct mlip_model **out, const struct mlip_model_config *c,
+		   struct mlip_err *err);
+void mlip_model_free(struct mlip_model *m);
+
+/* Re-initialise the weights from seed (rule above); biases 0; scaling untouched. */
+void mlip_model_init_params(struct mlip_model *m, uint64_t seed);
+
+/*
+ * Fit the input scaling (mean, population std; std < 1e-12 -> 1) from the
+ * atoms of n batches and store it in the sf_mean / sf_std tensors. Errors as
+ * mlip_model_forward.
+ */
+int mlip_model_fit_scaling(struct mlip_model *m, const struct mlip_batch *const *b, size_t n,
+			   struct mlip_err *err);
+
+/*
+ * Evaluate batch b: energies per system and head always, forces / stress /
+ * atomic energies on request (flags). MLIP_MODEL_TRAIN keeps what backward
+ * needs (the batch must then stay unchanged until backward). out is filled
+ * with buffers owned by the model. Errors: MLIP_EDATA for an element not in
+ * the model, a batch cutoff below the model's or a bad edge list (naming the
+ * system / edge); MLIP_ENOMEM.
+ */
+int mlip_model_forward(struct mlip_model *m, const struct mlip_batch *b, unsigned flags,
+		       struct mlip_model_out *out, struct mlip_err *err);
+
+/*
+ * Accumulate into m->grads the exact gradient of a loss L through the last
+ * forward (which must have been on b with MLIP_MODEL_TRAIN):
+ *   dE (B, H) = ∂L/∂E,  dF (N, 3, H) = ∂L/∂F or NULL,  dS (B, 9, H) = ∂L/∂σ or NULL.
+ * Errors: MLIP_EINVAL if the last forward was not a training forward on b;
+ * MLIP_ENOMEM.
+ */
+int mlip_model_backward(struct mlip_model *m, const struct mlip_batch *b, const double *dE,
+			const double *dF, const double *dS, struct mlip_err *err);
+
+/* grads := 0 (one memset). */
+void mlip_model_zero_grad(struct mlip_model *m);
+
+/* Bytes of working memory (buffers of forward and backward) currently allocated. */
+size_t mlip_model_work_bytes(const struct mlip_model *m);
+
+#endif

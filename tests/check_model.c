@@ -1,0 +1,795 @@
+/*
+ * check_model.c - the tensor table, model creation and initialisation,
+ * forces and stress against finite differences (triclinic multi-element,
+ * thin and non-periodic cells), invariances, and every parameter gradient
+ * of a loss mixing energy, force and stress terms against central
+ * differences, for each activation and two heads.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "model_fixtures.h"
+
+/* ---- tensor table ------------------------------------------------------------------ */
+
+START_TEST(test_tensors)
+{
+	struct mlip_tensors t;
+	struct mlip_err err;
+	mlip_real *buf[4];
+	const size_t shapes[5][2] = { { 24, 31 }, { 24, 1 }, { 3, 5 }, { 1, 1 }, { 7, 9 } };
+	mlip_tensors_init(&t);
+	for (int k = 0; k < 5; k++) {
+		char name[16];
+		snprintf(name, sizeof(name), "t%d", k);
+		ck_assert_int_eq(mlip_tensors_add(&t, name, k == 1 ? 1 : 2, shapes[k],
+						  k == 1 ? MLIP_TENSOR_NO_DECAY : 0, &err), 0);
+	}
+	ck_assert_int_eq(mlip_tensors_add(&t, "t2", 1, shapes[0], 0, &err), MLIP_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "'t2'"));
+	ck_assert_int_eq(mlip_tensors_add(&t, "z", 2, (size_t[]){ 3, 0 }, 0, &err), MLIP_EINVAL);
+	ck_assert_int_eq(mlip_tensors_add(&t, "", 1, shapes[0], 0, &err), MLIP_EINVAL);
+	ck_assert_uint_eq(t.n, 5);
+	size_t end = 0;
+	for (int k = 0; k < 5; k++) {
+		const struct mlip_tensor *x = &t.t[k];
+		ck_assert_uint_eq(x->count, shapes[k][0] * (k == 1 ? 1 : shapes[k][1]));
+		ck_assert_uint_eq(x->offset * sizeof(mlip_real) % MLIP_TENSOR_ALIGN, 0);
+		ck_assert_uint_ge(x->offset, end);
+		ck_assert_uint_lt(x->offset, end + MLIP_TENSOR_ALIGN / sizeof(mlip_real));
+		end = x->offset + x->count;
+		ck_assert_ptr_eq(mlip_tensors_find(&t, x->name), x);
+	}
+	ck_assert_uint_eq(t.t[1].flags, MLIP_TENSOR_NO_DECAY);
+	ck_assert_uint_eq(t.t[0].shape[2], 1);
+	ck_assert_ptr_null(mlip_tensors_find(&t, "nope"));
+	ck_assert_uint_eq(t.n_params * sizeof(mlip_real) % MLIP_TENSOR_ALIGN, 0);
+	ck_assert_uint_ge(t.n_params, end);
+	ck_assert_int_eq(mlip_tensors_alloc(&t, 4, buf, &err), 0);
+	for (int b = 0; b < 4; b++) {
+		ck_assert_uint_eq((uintptr_t)buf[b] % MLIP_TENSOR_ALIGN, 0);
+		ck_assert_ptr_eq(buf[b], buf[0] + b * t.n_params);
+		for (size_t k = 0; k < t.n_params; k++)
+			ck_assert(buf[b][k] == 0);
+	}
+	mlip_tensors_free(buf);
+	mlip_tensors_release(&t);
+}
+END_TEST
+
+/* ---- helpers ------------------------------------------------------------------------- */
+
+static const int Z3[3] = { 8, 14, 22 };
+
+static struct mlip_model *new_model(size_t n_el, const int *z, size_t n_hidden, const size_t *hidden,
+				    enum mlip_activation act, size_t n_heads, const struct mlip_sf *sf,
+				    size_t n_sf, double cutoff, uint64_t seed)
+{
+	struct mlip_model_config c;
+	struct mlip_model *m;
+	struct mlip_err err;
+	mlip_model_config_init(&c);
+	c.cutoff = cutoff;
+	c.n_elements = n_el;
+	memcpy(c.elements, z, n_el * sizeof(int));
+	c.n_hidden = n_hidden;
+	memcpy(c.hidden, hidden, n_hidden * sizeof(size_t));
+	c.activation = act;
+	c.n_heads = n_heads;
+	for (size_t h = 1; h < n_heads; h++) /* head 0 keeps the default name */
+		snprintf(c.heads[h], MLIP_NAME_MAX, "head%zu", h);
+	c.seed = seed;
+	c.sf = sf;
+	c.n_sf = n_sf;
+	ck_assert_msg(mlip_model_new(&m, &c, &err) == 0, "%s", err.msg);
+	return m;
+}
+
+/* A triclinic periodic cell, a thin periodic cell (2.1 Å axis) and a cluster, 3 elements. */
+static void three_systems(struct mlip_structure s[3], uint64_t seed)
+{
+	uint64_t rng = seed;
+	const double tri[9] = { 5.2, 0, 0, 0.8, 5.6, 0, -0.6, 0.9, 6.1 };
+	const double thin[9] = { 4.4, 0, 0, 0.5, 4.8, 0, 0.3, -0.2, 2.1 };
+	const double box[9] = { 7, 0, 0, 0, 7, 0, 0, 0, 7 };
+	const uint8_t p3[3] = { 1, 1, 1 }, p0[3] = { 0, 0, 0 };
+	fx_random_structure(&s[0], tri, p3, 11, Z3, 3, 1.6, &rng);
+	fx_random_structure(&s[1], thin, p3, 4, Z3, 3, 1.7, &rng);
+	fx_random_structure(&s[2], box, p0, 8, Z3, 3, 1.5, &rng);
+}
+
+static void build(struct mlip_batch *b, struct mlip_structure *s, size_t n, double cutoff)
+{
+	struct mlip_structure *ps[8];
+	for (size_t k = 0; k < n; k++)
+		ps[k] = &s[k];
+	fx_batch_build(b, ps, n, cutoff);
+}
+
+static void fit(struct mlip_model *m, const struct mlip_batch *b)
+{
+	struct mlip_err err;
+	ck_assert_msg(mlip_model_fit_scaling(m, &b, 1, &err) == 0, "%s", err.msg);
+}
+
+static void forward(struct mlip_model *m, const struct mlip_batch *b, unsigned flags,
+		    struct mlip_model_out *out)
+{
+	struct mlip_err err;
+	ck_assert_msg(mlip_model_forward(m, b, flags, out, &err) == 0, "%s", err.msg);
+}
+
+/* |a − b| <= tol · max(|b|, floor). */
+#define ASSERT_REL(a, b, tol, floor, ...)                                               \
+	ck_assert_msg(fabs((a) - (b)) <= (tol) * fmax(fabs(b), (floor)), __VA_ARGS__)
+
+/* ---- creation ------------------------------------------------------------------------ */
+
+START_TEST(test_create)
+{
+	const size_t hid[2] = { 24, 24 };
+	struct mlip_model *m = new_model(1, (int[]){ 14 }, 2, hid, MLIP_ACT_TANH, 1, NULL, 0, 5.5, 42);
+	const char *names[8] = { "Si.sf_mean", "Si.sf_std", "Si.w1", "Si.b1",
+				 "Si.w2",      "Si.b2",     "Si.w_out", "Si.b_out" };
+	const size_t shape0[8] = { 32, 32, 24, 24, 24, 24, 1, 1 }, shape1[8] = { 1, 1, 32, 1, 24, 1, 24, 1 };
+	ck_assert_uint_eq(m->tensors.n, 8);
+	ck_assert_str_eq(m->config.heads[0], "energy");
+	ck_assert_uint_eq(m->config.n_sf, 32);
+	for (int k = 0; k < 8; k++) {
+		const struct mlip_tensor *t = &m->tensors.t[k];
+		ck_assert_str_eq(t->name, names[k]);
+		ck_assert_uint_eq(t->shape[0], shape0[k]);
+		ck_assert_uint_eq(t->shape[1], shape1[k]);
+		int is_bias = t->ndim == 1;
+		ck_assert_int_eq(!!(t->flags & MLIP_TENSOR_NO_DECAY), is_bias);
+		ck_assert_int_eq(!!(t->flags & MLIP_TENSOR_FROZEN), k < 2);
+		const mlip_real *p = m->params + t->offset;
+		if (k == 0 || (is_bias && k > 1))
+			for (size_t q = 0; q < t->count; q++)
+				ck_assert(p[q] == 0);
+		if (k == 1)
+			for (size_t q = 0; q < t->count; q++)
+				ck_assert(p[q] == 1);
+		if (!is_bias) {
+			double lim = sqrt(6.0 / (double)(t->shape[0] + t->shape[1])), mx = 0, mean = 0;
+			for (size_t q = 0; q < t->count; q++) {
+				ck_assert(fabs(p[q]) <= lim);
+				mx = fmax(mx, fabs(p[q]));
+				mean += p[q] / (double)t->count;
+			}
+			if (t->count > 100) {
+				ck_assert_double_gt(mx, 0.95 * lim);
+				ck_assert_double_lt(fabs(mean), 0.15 * lim);
+			}
+		}
+	}
+	/* Padding is zero in every buffer. */
+	for (size_t k = 0; k < m->tensors.n; k++) {
+		size_t end = m->tensors.t[k].offset + m->tensors.t[k].count;
+		size_t next = k + 1 < m->tensors.n ? m->tensors.t[k + 1].offset : m->n_params;
+		for (size_t q = end; q < next; q++)
+			ck_assert(m->params[q] == 0 && m->grads[q] == 0 && m->adam_m[q] == 0 &&
+				  m->adam_v[q] == 0);
+	}
+	/* Same seed, same weights; another seed, other weights; init is per tensor name. */
+	struct mlip_model *m2 = new_model(1, (int[]){ 14 }, 2, hid, MLIP_ACT_TANH, 1, NULL, 0, 5.5, 42);
+	ck_assert_int_eq(memcmp(m->params, m2->params, m->n_params * sizeof(mlip_real)), 0);
+	mlip_model_init_params(m2, 43);
+	ck_assert_int_ne(memcmp(m->params, m2->params, m->n_params * sizeof(mlip_real)), 0);
+	struct mlip_model *m3 = new_model(1, (int[]){ 14 }, 2, hid, MLIP_ACT_TANH, 3, NULL, 0, 5.5, 42);
+	const struct mlip_tensor *a = mlip_tensors_find(&m->tensors, "Si.w2");
+	const struct mlip_tensor *b = mlip_tensors_find(&m3->tensors, "Si.w2");
+	ck_assert_int_eq(memcmp(m->params + a->offset, m3->params + b->offset,
+				a->count * sizeof(mlip_real)), 0);
+	ck_assert_uint_eq(mlip_tensors_find(&m3->tensors, "Si.w_out")->shape[0], 3);
+	mlip_model_free(m);
+	mlip_model_free(m2);
+	mlip_model_free(m3);
+}
+END_TEST
+
+START_TEST(test_bad_config)
+{
+	struct mlip_model_config c;
+	struct mlip_model *m;
+	struct mlip_err err;
+	mlip_model_config_init(&c);
+	c.n_elements = 1;
+	c.elements[0] = 14;
+	c.cutoff = 5;
+	c.n_heads = 2;
+	memcpy(c.heads[1], "energy", 7);
+	ck_assert_int_eq(mlip_model_new(&m, &c, &err), MLIP_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "'energy' is listed twice"));
+	c.n_heads = 1;
+	c.n_hidden = MLIP_MAX_HIDDEN + 1;
+	ck_assert_int_eq(mlip_model_new(&m, &c, &err), MLIP_EINVAL);
+	c.n_hidden = 2;
+	c.hidden[1] = 0;
+	ck_assert_int_eq(mlip_model_new(&m, &c, &err), MLIP_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "hidden layer 2"));
+	c.hidden[1] = 8;
+	memcpy(c.name, "mace", 5);
+	ck_assert_int_eq(mlip_model_new(&m, &c, &err), MLIP_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "'mace'"));
+	memcpy(c.name, "bpnn", 5);
+	c.n_elements = 0;
+	ck_assert_int_eq(mlip_model_new(&m, &c, &err), MLIP_EINVAL);
+	c.n_elements = 1;
+	c.cutoff = 0;
+	ck_assert_int_eq(mlip_model_new(&m, &c, &err), MLIP_EINVAL);
+	c.cutoff = 5;
+	ck_assert_int_eq(mlip_model_new(&m, &c, &err), 0);
+	/* A batch with an element the model does not know. */
+	struct mlip_structure s[3];
+	struct mlip_batch b;
+	struct mlip_model_out out;
+	three_systems(s, 1);
+	build(&b, s, 3, 5.5);
+	ck_assert_int_eq(mlip_model_forward(m, &b, MLIP_MODEL_FORCES, &out, &err), MLIP_EDATA);
+	ck_assert_ptr_nonnull(strstr(err.msg, "is not in the model"));
+	double dE[3] = { 1, 1, 1 };
+	ck_assert_int_eq(mlip_model_backward(m, &b, dE, NULL, NULL, &err), MLIP_EINVAL);
+	fx_batch_free(&b);
+	for (int k = 0; k < 3; k++)
+		mlip_structure_release(&s[k]);
+	mlip_model_free(m);
+}
+END_TEST
+
+/* One isolated atom: no neighbours, two of three elements absent from the batch. */
+START_TEST(test_isolated)
+{
+	const size_t hid[1] = { 5 };
+	struct mlip_model *m = new_model(3, Z3, 1, hid, MLIP_ACT_SILU, 2, NULL, 0, 4.0, 1);
+	struct mlip_structure s;
+	struct mlip_batch b;
+	struct mlip_model_out out;
+	struct mlip_err err;
+	mlip_structure_init(&s);
+	ck_assert_int_eq(mlip_structure_alloc(&s, 1, NULL), 0);
+	s.numbers[0] = 8;
+	build(&b, &s, 1, 4.0);
+	ck_assert_uint_eq(b.n_edges, 0);
+	forward(m, &b, MLIP_MODEL_FORCES | MLIP_MODEL_STRESS | MLIP_MODEL_ATOMIC | MLIP_MODEL_TRAIN,
+		&out);
+	/* o = W_out φ(W_1 x + b_1) + b_out with x = (0 − 0)/1 = 0 and zero biases: 0. */
+	for (size_t h = 0; h < 2; h++) {
+		ck_assert_double_eq(out.energy[h], 0);
+		ck_assert_double_eq(out.atomic_energy[h], 0);
+	}
+	for (size_t k = 0; k < 6; k++)
+		ck_assert_double_eq(out.forces[k], 0);
+	for (size_t k = 0; k < 18; k++)
+		ck_assert_double_eq(out.stress[k], 0);
+	/* x = 0 and no edges: ∂L/∂b_out = dE, ∂L/∂b1 = φ'(0) W_outᵀ dE, all else 0 (W_out sees
+	 * φ(0) = 0 for silu, W1 sees x = 0, the force and stress terms have no edge to act on). */
+	double dE[2] = { 0.5, -2 }, dF[6] = { 1, 1, 1, 1, 1, 1 }, dS[18] = { 1 };
+	mlip_model_zero_grad(m);
+	ck_assert_int_eq(mlip_model_backward(m, &b, dE, dF, dS, &err), 0);
+	const struct mlip_tensor *bo = mlip_tensors_find(&m->tensors, "O.b_out");
+	const struct mlip_tensor *b1 = mlip_tensors_find(&m->tensors, "O.b1");
+	const struct mlip_tensor *wo = mlip_tensors_find(&m->tensors, "O.w_out");
+	for (size_t k = 0; k < m->n_params; k++) {
+		double want = 0;
+		if (k >= bo->offset && k < bo->offset + 2)
+			want = dE[k - bo->offset];
+		if (k >= b1->offset && k < b1->offset + 5)
+			for (size_t h = 0; h < 2; h++)
+				want += 0.5 * dE[h] * m->params[wo->offset + 5 * h + (k - b1->offset)];
+		ck_assert_double_eq_tol(m->grads[k], want, 1e-15);
+	}
+	fx_batch_free(&b);
+	mlip_structure_release(&s);
+	mlip_model_free(m);
+}
+END_TEST
+
+/* ---- forces and stress ---------------------------------------------------------------------- */
+
+/*
+ * Energies of every system and head with atom coordinate k moved by t (k < 3N), or
+ * with system s strained by t along component ab (k = 3N + 9s + ab).
+ */
+static void displaced_energy(double *E, struct mlip_model *m, struct mlip_batch *b, size_t k,
+			     double t)
+{
+	struct mlip_model_out out;
+	size_t N = b->n_atoms, B = b->n_systems, H = m->config.n_heads;
+	double *pos0 = fx_calloc(3 * N, sizeof(double)), cell0[9];
+	memcpy(pos0, b->positions, 3 * N * sizeof(double));
+	if (k < 3 * N) {
+		b->positions[k] += t;
+	} else {
+		size_t s = (k - 3 * N) / 9;
+		double eps[9] = { 0 };
+		eps[(k - 3 * N) % 9] = t;
+		memcpy(cell0, b->cell + 9 * s, sizeof(cell0));
+		fx_batch_strain(b, s, eps);
+	}
+	forward(m, b, 0, &out);
+	memcpy(E, out.energy, B * H * sizeof(double));
+	memcpy(b->positions, pos0, 3 * N * sizeof(double));
+	if (k >= 3 * N)
+		memcpy(b->cell + 9 * ((k - 3 * N) / 9), cell0, sizeof(cell0));
+	free(pos0);
+}
+
+/* dE/dt by the fourth-order central stencil (h = 1e-4), for every system and head. */
+static void fd_energy(double *dE, struct mlip_model *m, struct mlip_batch *b, size_t k)
+{
+	const double h = 1e-4, t[4] = { -2 * h, -h, h, 2 * h }, w[4] = { 1, -8, 8, -1 };
+	size_t BH = b->n_systems * m->config.n_heads;
+	double E[8 * MLIP_MAX_HEADS];
+	memset(dE, 0, BH * sizeof(double));
+	for (int q = 0; q < 4; q++) {
+		displaced_energy(E, m, b, k, t[q]);
+		for (size_t x = 0; x < BH; x++)
+			dE[x] += w[q] * E[x] / (12 * h);
+	}
+}
+
+static void check_forces_stress(struct mlip_model *m, struct mlip_batch *b)
+{
+	struct mlip_model_out out;
+	size_t N = b->n_atoms, B = b->n_systems, H = m->config.n_heads;
+	MLIP_ASSERT(B <= 8);
+	forward(m, b, MLIP_MODEL_FORCES | MLIP_MODEL_STRESS, &out);
+	double *F = fx_calloc(3 * N * H, sizeof(double)), *S = fx_calloc(9 * B * H, sizeof(double));
+	memcpy(F, out.forces, 3 * N * H * sizeof(double));
+	memcpy(S, out.stress, 9 * B * H * sizeof(double));
+	double fmaxv = 0, smax = 0, dE[8 * MLIP_MAX_HEADS];
+	for (size_t k = 0; k < 3 * N * H; k++)
+		fmaxv = fmax(fmaxv, fabs(F[k]));
+	for (size_t k = 0; k < 9 * B * H; k++)
+		smax = fmax(smax, fabs(S[k]));
+	ck_assert(fmaxv > 0.05);
+	/* Newton's third law per system and head. */
+	for (size_t s = 0; s < B; s++)
+		for (size_t hd = 0; hd < H; hd++)
+			for (int x = 0; x < 3; x++) {
+				double sum = 0;
+				for (size_t i = b->atom_start[s]; i < b->atom_start[s + 1]; i++)
+					sum += F[(3 * i + x) * H + hd];
+				ck_assert_double_eq_tol(sum, 0, 1e-12 * fmaxv * (double)N);
+			}
+	for (size_t k = 0; k < 3 * N; k++) {
+		size_t s = 0;
+		while (k / 3 >= b->atom_start[s + 1])
+			s++;
+		fd_energy(dE, m, b, k);
+		for (size_t hd = 0; hd < H; hd++)
+			ASSERT_REL(F[k * H + hd], -dE[s * H + hd], 1e-6, 1e-3 * fmaxv,
+				   "force %zu.%zu head %zu: %.12g fd %.12g", k / 3, k % 3, hd,
+				   F[k * H + hd], -dE[s * H + hd]);
+	}
+	size_t n_periodic = 0;
+	for (size_t s = 0; s < B; s++) {
+		double V = mlip_cell_volume(b->cell + 9 * s);
+		int periodic = b->pbc[3 * s] || b->pbc[3 * s + 1] || b->pbc[3 * s + 2];
+		n_periodic += periodic;
+		for (size_t ab = 0; ab < 9; ab++) {
+			if (periodic)
+				fd_energy(dE, m, b, 3 * N + 9 * s + ab);
+			for (size_t hd = 0; hd < H; hd++) {
+				double got = S[(9 * s + ab) * H + hd];
+				if (!periodic) {
+					ck_assert(got == 0); /* not defined: reported as zero */
+					continue;
+				}
+				double fd = dE[s * H + hd] / V;
+				ASSERT_REL(got, fd, 1e-6, 1e-3 * smax,
+					   "stress %zu[%zu] head %zu: %.12g fd %.12g", s, ab, hd, got, fd);
+			}
+		}
+	}
+	ck_assert(n_periodic == 0 || smax > 1e-3);
+	free(F);
+	free(S);
+}
+
+START_TEST(test_forces_stress)
+{
+	const size_t hid[2] = { 24, 24 };
+	struct mlip_structure s[3];
+	struct mlip_batch b;
+	three_systems(s, 5);
+	build(&b, s, 3, 5.0);
+	struct mlip_model *m = new_model(3, Z3, 2, hid, (enum mlip_activation)_i, 2, NULL, 0, 4.5,
+					 7 + _i);
+	fit(m, &b);
+	check_forces_stress(m, &b);
+	/* The thin cell alone, where an atom sees several images of itself. */
+	struct mlip_batch thin;
+	build(&thin, &s[1], 1, 5.0);
+	check_forces_stress(m, &thin);
+	fx_batch_free(&thin);
+	fx_batch_free(&b);
+	for (int k = 0; k < 3; k++)
+		mlip_structure_release(&s[k]);
+	mlip_model_free(m);
+}
+END_TEST
+
+/* ---- invariances ------------------------------------------------------------------------------ */
+
+START_TEST(test_invariance)
+{
+	const size_t hid[2] = { 16, 16 };
+	struct mlip_structure s[3];
+	three_systems(s, 9);
+	struct mlip_model *m = new_model(3, Z3, 2, hid, MLIP_ACT_SILU, 1, NULL, 0, 4.5, 3);
+	struct mlip_batch b;
+	build(&b, s, 3, 4.5);
+	fit(m, &b);
+	struct mlip_model_out out;
+	forward(m, &b, MLIP_MODEL_FORCES | MLIP_MODEL_STRESS | MLIP_MODEL_ATOMIC, &out);
+	size_t N = b.n_atoms;
+	double E0[3], F0[3 * 32], S0[27], A0[32];
+	memcpy(E0, out.energy, sizeof(E0));
+	memcpy(F0, out.forces, 3 * N * sizeof(double));
+	memcpy(S0, out.stress, sizeof(S0));
+	memcpy(A0, out.atomic_energy, N * sizeof(double));
+	for (size_t k = 0; k < 3; k++) {
+		double sum = 0;
+		for (size_t i = b.atom_start[k]; i < b.atom_start[k + 1]; i++)
+			sum += A0[i];
+		ck_assert_double_eq_tol(sum, E0[k], 1e-12 * (1 + fabs(E0[k])));
+	}
+	/* Rotation (r -> rQ, cells too) and translation. */
+	double th = 0.7, ph = -1.1, Q[9], Rz[9] = { cos(th), sin(th), 0, -sin(th), cos(th), 0, 0, 0, 1 };
+	double Rx[9] = { 1, 0, 0, 0, cos(ph), sin(ph), 0, -sin(ph), cos(ph) };
+	for (int a = 0; a < 3; a++)
+		for (int c = 0; c < 3; c++) {
+			Q[3 * a + c] = 0;
+			for (int k = 0; k < 3; k++)
+				Q[3 * a + c] += Rz[3 * a + k] * Rx[3 * k + c];
+		}
+	struct mlip_structure r[3];
+	for (int k = 0; k < 3; k++) {
+		mlip_structure_init(&r[k]);
+		ck_assert_int_eq(mlip_structure_copy(&r[k], &s[k], NULL), 0);
+		double *rows[2] = { r[k].positions, r[k].cell };
+		size_t cnt[2] = { r[k].natoms, 3 };
+		for (int q = 0; q < 2; q++)
+			for (size_t i = 0; i < cnt[q]; i++) {
+				double v[3];
+				for (int c = 0; c < 3; c++)
+					v[c] = rows[q][3 * i] * Q[c] + rows[q][3 * i + 1] * Q[3 + c] +
+					       rows[q][3 * i + 2] * Q[6 + c];
+				for (int c = 0; c < 3; c++)
+					rows[q][3 * i + c] = v[c] + (q == 0 ? 0.37 * (c + 1) : 0);
+			}
+	}
+	struct mlip_batch br;
+	build(&br, r, 3, 4.5);
+	forward(m, &br, MLIP_MODEL_FORCES | MLIP_MODEL_STRESS, &out);
+	for (int k = 0; k < 3; k++)
+		ck_assert_double_eq_tol(out.energy[k], E0[k], 1e-10 * (1 + fabs(E0[k])));
+	for (size_t i = 0; i < N; i++)
+		for (int c = 0; c < 3; c++) {
+			double want = F0[3 * i] * Q[c] + F0[3 * i + 1] * Q[3 + c] + F0[3 * i + 2] * Q[6 + c];
+			ck_assert_double_eq_tol(out.forces[3 * i + c], want, 1e-9);
+		}
+	for (int k = 0; k < 3; k++)
+		for (int a = 0; a < 3; a++)
+			for (int c = 0; c < 3; c++) {
+				double want = 0; /* σ' = Qᵀ σ Q */
+				for (int p = 0; p < 3; p++)
+					for (int q = 0; q < 3; q++)
+						want += Q[3 * p + a] * S0[9 * k + 3 * p + q] * Q[3 * q + c];
+				ck_assert_double_eq_tol(out.stress[9 * k + 3 * a + c], want, 1e-10);
+			}
+	/* Permutation of the atoms of each structure. */
+	struct mlip_structure p[3];
+	for (int k = 0; k < 3; k++) {
+		mlip_structure_init(&p[k]);
+		ck_assert_int_eq(mlip_structure_copy(&p[k], &s[k], NULL), 0);
+		size_t n = s[k].natoms;
+		for (size_t i = 0; i < n; i++) {
+			size_t from = (i * 5 + 3) % n; /* a permutation: 5 is coprime with 11, 4, 8 */
+			p[k].numbers[i] = s[k].numbers[from];
+			memcpy(p[k].positions + 3 * i, s[k].positions + 3 * from, 3 * sizeof(double));
+		}
+	}
+	struct mlip_batch bp;
+	build(&bp, p, 3, 4.5);
+	forward(m, &bp, MLIP_MODEL_FORCES | MLIP_MODEL_STRESS, &out);
+	for (int k = 0; k < 3; k++) {
+		ck_assert_double_eq_tol(out.energy[k], E0[k], 1e-11 * (1 + fabs(E0[k])));
+		for (int c = 0; c < 9; c++)
+			ck_assert_double_eq_tol(out.stress[9 * k + c], S0[9 * k + c], 1e-11);
+		size_t a0 = b.atom_start[k], n = s[k].natoms;
+		for (size_t i = 0; i < n; i++)
+			for (int c = 0; c < 3; c++)
+				ck_assert_double_eq_tol(out.forces[3 * (a0 + i) + c],
+							F0[3 * (a0 + (i * 5 + 3) % n) + c], 1e-11);
+	}
+	/* A larger batch cutoff gives the same numbers. */
+	struct mlip_batch bw;
+	build(&bw, s, 3, 6.5);
+	forward(m, &bw, MLIP_MODEL_FORCES | MLIP_MODEL_STRESS, &out);
+	for (int k = 0; k < 3; k++)
+		ck_assert_double_eq_tol(out.energy[k], E0[k], 1e-12 * (1 + fabs(E0[k])));
+	for (size_t k = 0; k < 3 * N; k++)
+		ck_assert_double_eq_tol(out.forces[k], F0[k], 1e-12);
+	fx_batch_free(&bw);
+	fx_batch_free(&bp);
+	fx_batch_free(&br);
+	fx_batch_free(&b);
+	for (int k = 0; k < 3; k++) {
+		mlip_structure_release(&s[k]);
+		mlip_structure_release(&r[k]);
+		mlip_structure_release(&p[k]);
+	}
+	mlip_model_free(m);
+}
+END_TEST
+
+/* ---- training gradients ----------------------------------------------------------------------- */
+
+/*
+ * L = Σ a·E + Σ c·F + Σ d:σ + ½ q Σ |F|², so ∂L/∂E = a, ∂L/∂F = c + qF, ∂L/∂σ = d.
+ */
+struct loss {
+	double *a, *c, *d, q;
+};
+
+static double loss_eval(struct mlip_model *m, const struct mlip_batch *b, const struct loss *l)
+{
+	struct mlip_model_out out;
+	size_t N = b->n_atoms, B = b->n_systems, H = m->config.n_heads;
+	forward(m, b, MLIP_MODEL_FORCES | MLIP_MODEL_STRESS, &out);
+	double L = 0;
+	for (size_t k = 0; k < B * H; k++)
+		L += l->a[k] * out.energy[k];
+	for (size_t k = 0; k < 3 * N * H; k++)
+		L += l->c[k] * out.forces[k] + 0.5 * l->q * out.forces[k] * out.forces[k];
+	for (size_t k = 0; k < 9 * B * H; k++)
+		L += l->d[k] * out.stress[k];
+	return L;
+}
+
+static void loss_backward(struct mlip_model *m, const struct mlip_batch *b, const struct loss *l,
+			  int with_forces)
+{
+	struct mlip_model_out out;
+	struct mlip_err err;
+	size_t N = b->n_atoms, H = m->config.n_heads;
+	forward(m, b, MLIP_MODEL_FORCES | MLIP_MODEL_STRESS | MLIP_MODEL_TRAIN, &out);
+	double *dF = fx_calloc(3 * N * H, sizeof(double));
+	for (size_t k = 0; k < 3 * N * H; k++)
+		dF[k] = l->c[k] + l->q * out.forces[k];
+	mlip_model_zero_grad(m);
+	ck_assert_msg(mlip_model_backward(m, b, l->a, with_forces ? dF : NULL,
+					  with_forces ? l->d : NULL, &err) == 0, "%s", err.msg);
+	free(dF);
+}
+
+/* Compare every trainable parameter (or every stride-th) with central differences. */
+static void check_param_grads(struct mlip_model *m, const struct mlip_batch *b, const struct loss *l,
+			      size_t stride)
+{
+	mlip_real *g = fx_calloc(m->n_params, sizeof(mlip_real));
+	loss_backward(m, b, l, 1);
+	memcpy(g, m->grads, m->n_params * sizeof(mlip_real));
+	double gmax = 0;
+	for (size_t k = 0; k < m->n_params; k++)
+		gmax = fmax(gmax, fabs(g[k]));
+	ck_assert(gmax > 1e-2);
+	size_t checked = 0;
+	for (size_t t = 0; t < m->tensors.n; t++) {
+		const struct mlip_tensor *x = &m->tensors.t[t];
+		for (size_t q = 0; q < x->count; q++) {
+			size_t k = x->offset + q;
+			if (x->flags & MLIP_TENSOR_FROZEN) {
+				ck_assert(g[k] == 0);
+				continue;
+			}
+			if ((q + t) % stride)
+				continue;
+			double h = 1e-5;
+			mlip_real keep = m->params[k];
+			m->params[k] = keep + h;
+			double lp = loss_eval(m, b, l);
+			m->params[k] = keep - h;
+			double lm = loss_eval(m, b, l);
+			m->params[k] = keep;
+			double fd = (lp - lm) / (2 * h);
+			ASSERT_REL(g[k], fd, 1e-6, 1e-3 * gmax, "%s[%zu]: backward %.12g fd %.12g",
+				   x->name, q, (double)g[k], fd);
+			checked++;
+		}
+	}
+	for (size_t t = 0; t < m->tensors.n; t++) { /* padding stays zero */
+		size_t end = m->tensors.t[t].offset + m->tensors.t[t].count;
+		size_t next = t + 1 < m->tensors.n ? m->tensors.t[t + 1].offset : m->n_params;
+		for (size_t k = end; k < next; k++)
+			ck_assert(m->grads[k] == 0);
+	}
+	ck_assert_uint_gt(checked, 50);
+	free(g);
+}
+
+static struct loss make_loss(const struct mlip_batch *b, size_t H, uint64_t seed)
+{
+	uint64_t rng = seed;
+	struct loss l;
+	size_t N = b->n_atoms, B = b->n_systems;
+	l.a = fx_calloc(B * H, sizeof(double));
+	l.c = fx_calloc(3 * N * H, sizeof(double));
+	l.d = fx_calloc(9 * B * H, sizeof(double));
+	for (size_t k = 0; k < B * H; k++)
+		l.a[k] = 2 * test_rand_unif(&rng) - 1;
+	for (size_t k = 0; k < 3 * N * H; k++)
+		l.c[k] = 2 * test_rand_unif(&rng) - 1;
+	for (size_t k = 0; k < 9 * B * H; k++)
+		l.d[k] = 20 * (2 * test_rand_unif(&rng) - 1); /* stresses are ~1/V smaller */
+	l.q = 0.7;
+	return l;
+}
+
+static void free_loss(struct loss *l)
+{
+	free(l->a), free(l->c), free(l->d);
+}
+
+/* A small explicit set over 3 elements with every kind of function. */
+static struct mlip_sf *small_set(size_t *n)
+{
+	struct mlip_sf *sf = fx_calloc(64, sizeof(*sf));
+	size_t m = 0;
+	for (int c = 0; c < 3; c++) {
+		for (int s = 0; s < 3; s++) {
+			sf[m++] = (struct mlip_sf){ .kind = MLIP_SF_G2, .z = Z3[c], .z1 = Z3[s],
+						    .eta = 0.8, .rs = 1.2, .rc = 4.5 };
+			sf[m++] = (struct mlip_sf){ .kind = MLIP_SF_G2, .z = Z3[c], .z1 = Z3[s],
+						    .eta = 0.3, .rs = 2.5, .rc = 4.0 };
+		}
+		for (int s1 = 0; s1 < 3; s1++)
+			for (int s2 = s1; s2 < 3; s2++) {
+				sf[m++] = (struct mlip_sf){ .kind = MLIP_SF_G9, .z = Z3[c], .z1 = Z3[s1],
+							    .z2 = Z3[s2], .eta = 0.05, .lambda = -1,
+							    .zeta = 2, .rc = 4.5 };
+				sf[m++] = (struct mlip_sf){ .kind = MLIP_SF_G3, .z = Z3[c], .z1 = Z3[s1],
+							    .z2 = Z3[s2], .eta = 0.02, .lambda = 1,
+							    .zeta = 4, .rc = 4.5 };
+			}
+	}
+	*n = m;
+	return sf;
+}
+
+START_TEST(test_train_grads)
+{
+	const size_t hid[2] = { 6, 5 };
+	size_t n_sf;
+	struct mlip_sf *sf = small_set(&n_sf);
+	struct mlip_structure s[3];
+	struct mlip_batch b;
+	three_systems(s, 13);
+	build(&b, s, 3, 5.0);
+	struct mlip_model *m = new_model(3, Z3, 2, hid, (enum mlip_activation)_i, 2, sf, n_sf, 4.5,
+					 100 + _i);
+	fit(m, &b);
+	struct loss l = make_loss(&b, 2, 17 + _i);
+	check_param_grads(m, &b, &l, 1);
+	free_loss(&l);
+	fx_batch_free(&b);
+	for (int k = 0; k < 3; k++)
+		mlip_structure_release(&s[k]);
+	mlip_model_free(m);
+	free(sf);
+}
+END_TEST
+
+/* The default descriptor set and width, one head, a sample of the parameters. */
+START_TEST(test_train_grads_default)
+{
+	const size_t hid[2] = { 24, 24 };
+	struct mlip_structure s[3];
+	struct mlip_batch b;
+	three_systems(s, 19);
+	build(&b, s, 3, 5.0);
+	struct mlip_model *m = new_model(3, Z3, 2, hid, MLIP_ACT_TANH, 1, NULL, 0, 4.5, 5);
+	fit(m, &b);
+	struct loss l = make_loss(&b, 1, 23);
+	check_param_grads(m, &b, &l, 29);
+	/* Energy-only backward equals the gradient of Σ a·E. */
+	struct loss le = l;
+	le.c = fx_calloc(3 * b.n_atoms, sizeof(double));
+	le.d = fx_calloc(9 * b.n_systems, sizeof(double));
+	le.q = 0;
+	loss_backward(m, &b, &le, 0);
+	mlip_real *g0 = fx_calloc(m->n_params, sizeof(mlip_real));
+	memcpy(g0, m->grads, m->n_params * sizeof(mlip_real));
+	loss_backward(m, &b, &le, 1); /* zero force/stress cotangents: same result */
+	for (size_t k = 0; k < m->n_params; k++)
+		ck_assert_double_eq_tol(g0[k], m->grads[k], 1e-14 * (1 + fabs(g0[k])));
+	check_param_grads(m, &b, &le, 13);
+	free(g0);
+	free(le.c);
+	free(le.d);
+	free_loss(&l);
+	fx_batch_free(&b);
+	for (int k = 0; k < 3; k++)
+		mlip_structure_release(&s[k]);
+	mlip_model_free(m);
+}
+END_TEST
+
+/* ---- BLAS against naive loops ------------------------------------------------------------------ */
+
+START_TEST(test_blas_naive)
+{
+	const size_t hid[2] = { 24, 24 };
+	struct mlip_structure s[3];
+	struct mlip_batch b;
+	three_systems(s, 29);
+	build(&b, s, 3, 4.5);
+	struct mlip_model *m = new_model(3, Z3, 2, hid, MLIP_ACT_SOFTPLUS, 2, NULL, 0, 4.5, 8);
+	fit(m, &b);
+	struct loss l = make_loss(&b, 2, 31);
+	size_t N = b.n_atoms, B = b.n_systems, H = 2;
+	struct mlip_model_out out;
+	double *r1 = fx_calloc(B * H + 3 * N * H + 9 * B * H, sizeof(double));
+	mlip_real *g1 = fx_calloc(m->n_params, sizeof(mlip_real));
+	for (int naive = 0; naive < 2; naive++) {
+		m->naive = naive;
+		forward(m, &b, MLIP_MODEL_FORCES | MLIP_MODEL_STRESS, &out);
+		const double *got[3] = { out.energy, out.forces, out.stress };
+		size_t cnt[3] = { B * H, 3 * N * H, 9 * B * H };
+		double *r = r1;
+		for (int q = 0; q < 3; q++)
+			for (size_t k = 0; k < cnt[q]; k++, r++) {
+				if (!naive)
+					*r = got[q][k];
+				else
+					ck_assert_double_eq_tol(*r, got[q][k], 1e-12 * (1 + fabs(*r)));
+			}
+		loss_backward(m, &b, &l, 1);
+		for (size_t k = 0; k < m->n_params; k++) {
+			if (!naive)
+				g1[k] = m->grads[k];
+			else
+				ck_assert_double_eq_tol(g1[k], m->grads[k], 1e-12 * (1 + fabs(g1[k])));
+		}
+	}
+	free(r1);
+	free(g1);
+	free_loss(&l);
+	fx_batch_free(&b);
+	for (int k = 0; k < 3; k++)
+		mlip_structure_release(&s[k]);
+	mlip_model_free(m);
+}
+END_TEST
+
+Suite *suite_model(void)
+{
+	Suite *s = suite_create("model");
+	TCase *tc = tcase_create("tensors");
+	tcase_add_test(tc, test_tensors);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("create");
+	tcase_add_test(tc, test_create);
+	tcase_add_test(tc, test_bad_config);
+	tcase_add_test(tc, test_isolated);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("physics");
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, test_forces_stress, 0, 3);
+	tcase_add_test(tc, test_invariance);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("training");
+	tcase_set_timeout(tc, 300);
+	tcase_add_loop_test(tc, test_train_grads, 0, 3);
+	tcase_add_test(tc, test_train_grads_default);
+	tcase_add_test(tc, test_blas_naive);
+	suite_add_tcase(s, tc);
+	return s;
+}
