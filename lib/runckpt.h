@@ -1,0 +1,82 @@
+/*
+ * runckpt.h - training checkpoints: RUN_DIR/checkpoints/step_N/ (mlip-ckpt(5)).
+ *
+ * A checkpoint directory holds
+ *   resume.yaml           {progress: {...}, config: <the resolved config>}
+ *   state.R.mlip          one per rank R of W (ckpt.h container): JSON header
+ *                         {"format": "mlip-train-state", "rank", "world",
+ *                         "shard_start", "shard_count", "n_params", ...} and the
+ *                         blobs params, adam_m, adam_v[, ema] for the rank's
+ *                         shard of the flat buffers (ddp: rank 0 holds all,
+ *                         the others none; sharded: contiguous shards)
+ *   inference_ckpt.mlip   (optional) the model at that step
+ *   DONE                  written last by rank 0: the checkpoint is complete
+ * Loading assembles the full buffers from every shard, so a checkpoint of any
+ * world size and either strategy gives the same state.
+ */
+#ifndef MLIP_RUNCKPT_H
+#define MLIP_RUNCKPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "yamltree.h"
+
+struct mlip_run_progress {
+	uint64_t step;            /* iterations done (skipped non-finite ones included) */
+	uint64_t adam_t;          /* AdamW steps applied */
+	uint64_t nonfinite;       /* consecutive non-finite steps at this point */
+	uint64_t nonfinite_total; /* all skipped steps so far */
+	int ema_started;          /* the EMA holds a value */
+	int world;                /* ranks that wrote the checkpoint */
+	char strategy[16];        /* "ddp" or "sharded" */
+};
+
+struct mlip_run_state {
+	struct mlip_run_progress progress;
+	struct mlip_yaml_node *config;   /* resolved config tree (owned) */
+	char *tasks_state;               /* JSON text (owned) */
+	size_t n_params;
+	double *params, *adam_m, *adam_v, *ema; /* (n_params) each; ema NULL without EMA */
+};
+
+void mlip_run_state_init(struct mlip_run_state *s);
+void mlip_run_state_release(struct mlip_run_state *s);
+
+/*
+ * Write this rank's state file into dir (which must exist): shard
+ * [start, start + count) of each buffer (ema may be NULL). tasks_state is
+ * stored by rank 0 only (others pass NULL).
+ */
+int mlip_runckpt_write_shard(const char *dir, int rank, const struct mlip_run_progress *pg,
+			     size_t n_params, size_t start, size_t count, const double *params,
+			     const double *adam_m, const double *adam_v, const double *ema,
+			     const char *tasks_state, struct mlip_err *err);
+
+/* Rank 0, after every shard is written: resume.yaml from the config text, then DONE. */
+int mlip_runckpt_write_resume(const char *dir, const struct mlip_run_progress *pg,
+			      const char *config_yaml, struct mlip_err *err);
+int mlip_runckpt_mark_done(const char *dir, struct mlip_err *err);
+
+/*
+ * Load a complete checkpoint directory: DONE present, resume.yaml readable,
+ * every state file present and consistent (same n_params, shards covering
+ * the buffers once). Messages say which part is missing or damaged.
+ */
+int mlip_runckpt_load(const char *dir, struct mlip_run_state *s, struct mlip_err *err);
+
+/* Create dir and its parents (mkdir -p). */
+int mlip_mkdirs(const char *dir, struct mlip_err *err);
+
+/* Remove a checkpoint directory and its files (not recursive beyond one level). */
+int mlip_runckpt_remove(const char *dir, struct mlip_err *err);
+
+/*
+ * Keep the newest `keep` complete step_N directories under checkpoints_dir
+ * (by N); remove older ones and incomplete ones older than the newest
+ * complete one. "final" is never removed.
+ */
+int mlip_runckpt_prune(const char *checkpoints_dir, size_t keep, struct mlip_err *err);
+
+#endif

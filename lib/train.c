@@ -1,0 +1,735 @@
+/*
+ * train.c - the training loop (contract in train.h, semantics in
+ * TRAINING.md). Step order: forward -> losses -> backward -> (debug
+ * checksums) -> gradient reduction -> clip -> AdamW -> EMA -> log ->
+ * schedule. All ranks hold every batch; rank r takes entries r, r+W, ... of
+ * each epoch's seeded permutation (padded with its head to a multiple of W).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "train.h"
+#include "batch.h"
+#include "dist.h"
+#include "log.h"
+#include "metrics.h"
+#include "optim.h"
+#include "potential.h"
+#include "rng.h"
+#include "runckpt.h"
+#include "tasks.h"
+#include "banned.h"
+
+_Static_assert(sizeof(mlip_real) == sizeof(double), "training runs in float64");
+
+struct trainer {
+	const struct mlip_train_opts *opts;
+	struct mlip_potential p;
+	struct mlip_config *cfg;              /* = &p.cfg */
+	struct mlip_batch_list train, val;
+	int rank, world, sharded;
+	size_t n_params, shard_start, shard_count;
+	double *ema;                          /* (n_params) or NULL */
+	uint8_t *decay;                       /* (n_params) 1 = weight decays */
+	uint64_t bpe, total_steps;            /* batches per epoch per rank, T */
+	struct mlip_schedule sch;
+	struct mlip_adamw adamw;
+	struct mlip_run_progress pg;
+	size_t *perm;                         /* (bpe · W) this epoch's padded order */
+	uint64_t perm_epoch;
+	double *dE, *dF, *dS;                 /* loss gradients, sized for the largest batch */
+	uint64_t *counts;                     /* (n_tasks) */
+	double *task_loss;                    /* (n_tasks) */
+	double *loss_sum;                     /* (n_tasks) since the last print */
+	uint64_t steps_since_print, atoms_since_print, systems_since_print;
+	double t_print, t_start;
+	double last_grad_norm, last_lr;
+	FILE *checksums;
+	uint64_t last_ckpt_step;
+	unsigned needs;
+};
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static int is0(const struct trainer *t)
+{
+	return t->rank == 0;
+}
+
+static void trainer_release(struct trainer *t)
+{
+	mlip_potential_release(&t->p);
+	mlip_batch_list_release(&t->train);
+	mlip_batch_list_release(&t->val);
+	free(t->ema);
+	free(t->decay);
+	free(t->perm);
+	free(t->dE);
+	free(t->dF);
+	free(t->dS);
+	free(t->counts);
+	free(t->task_loss);
+	free(t->loss_sum);
+	if (t->checksums)
+		fclose(t->checksums);
+}
+
+static int load_streams(struct mlip_batch_list *l, char **paths, size_t n, int world,
+			struct mlip_err *err)
+{
+	for (size_t k = 0; k < n; k++) {
+		if (world > 1 && strcmp(paths[k], "-") == 0)
+			return mlip_err_set(err, MLIP_EINVAL,
+					    "a batch stream on standard input cannot be shared by %d MPI ranks; "
+					    "write it to a file", world);
+		int rc = mlip_batch_list_load(l, paths[k], err);
+		if (rc)
+			return rc;
+	}
+	return MLIP_OK;
+}
+
+static int alloc_scratch(struct trainer *t, struct mlip_err *err)
+{
+	size_t maxB = 1, maxN = 1, H = t->p.tasks.n_heads, T = t->p.tasks.n_tasks;
+	const struct mlip_batch_list *lists[2] = { &t->train, &t->val };
+	for (int l = 0; l < 2; l++)
+		for (size_t k = 0; k < lists[l]->n; k++) {
+			if (lists[l]->items[k].n_systems > maxB)
+				maxB = lists[l]->items[k].n_systems;
+			if (lists[l]->items[k].n_atoms > maxN)
+				maxN = lists[l]->items[k].n_atoms;
+		}
+	t->dE = calloc(maxB * H, sizeof(double));
+	t->dF = calloc(3 * maxN * H, sizeof(double));
+	t->dS = calloc(9 * maxB * H, sizeof(double));
+	t->counts = calloc(T + 1, sizeof(uint64_t));
+	t->task_loss = calloc(T + 1, sizeof(double));
+	t->loss_sum = calloc(T + 1, sizeof(double));
+	t->decay = malloc(t->n_params + 1);
+	if (!t->dE || !t->dF || !t->dS || !t->counts || !t->task_loss || !t->loss_sum || !t->decay)
+		return mlip_err_set(err, MLIP_ENOMEM, "out of memory");
+	/* The no-decay group: biases and the (frozen) descriptor scaling. */
+	memset(t->decay, 0, t->n_params);
+	const struct mlip_tensors *tab = &t->p.model->tensors;
+	for (size_t k = 0; k < tab->n; k++)
+		if (!(tab->t[k].flags & (MLIP_TENSOR_NO_DECAY | MLIP_TENSOR_FROZEN)))
+			memset(t->decay + tab->t[k].offset, 1, tab->t[k].count);
+	return MLIP_OK;
+}
+
+/* The schedule's T and Wu from the config and the number of batches. */
+static void setup_schedule(struct trainer *t)
+{
+	const struct mlip_config_schedule *s = &t->cfg->schedule;
+	size_t n = t->train.n, W = (size_t)t->world;
+	t->bpe = (n + W - 1) / W;
+	t->total_steps = s->in_steps ? (uint64_t)s->steps : (uint64_t)s->epochs * t->bpe;
+	t->sch.warmup_factor = s->warmup_factor;
+	t->sch.lr_min_factor = s->lr_min_factor;
+	t->sch.total_steps = t->total_steps;
+	t->sch.warmup_steps = s->warmup_in_steps
+		? (s->warmup_steps > 0 ? (uint64_t)s->warmup_steps : 1)
+		: mlip_schedule_warmup_from_epochs(s->warmup_epochs, t->bpe);
+	t->adamw.lr = t->cfg->optim.lr;
+	t->adamw.beta1 = t->cfg->optim.betas[0];
+	t->adamw.beta2 = t->cfg->optim.betas[1];
+	t->adamw.eps = t->cfg->optim.eps;
+	t->adamw.weight_decay = t->cfg->optim.weight_decay;
+}
+
+/* This epoch's order: a seeded permutation, padded with its head to a multiple of W. */
+static int epoch_order(struct trainer *t, uint64_t epoch, struct mlip_err *err)
+{
+	size_t n = t->train.n, padded = t->bpe * (size_t)t->world;
+	if (t->perm && t->perm_epoch == epoch)
+		return MLIP_OK;
+	size_t *perm = realloc(t->perm, (padded + n) * sizeof(size_t));
+	if (!perm)
+		return mlip_err_set(err, MLIP_ENOMEM, "out of memory");
+	t->perm = perm;
+	for (size_t k = 0; k < n; k++)
+		perm[k] = k;
+	struct mlip_rng r;
+	mlip_rng_seed2(&r, t->cfg->seed, epoch);
+	mlip_rng_shuffle(&r, perm, n);
+	for (size_t k = n; k < padded; k++)
+		perm[k] = perm[k - n];
+	t->perm_epoch = epoch;
+	return MLIP_OK;
+}
+
+static void write_checksums(struct trainer *t, double loss)
+{
+	const struct mlip_tensors *tab = &t->p.model->tensors;
+	const mlip_real *par = t->p.model->params, *g = t->p.model->grads;
+	fprintf(t->checksums, "{\"step\":%llu,\"rank\":%d,\"loss\":%.17g,\"tensors\":{",
+		(unsigned long long)t->pg.step, t->rank, loss);
+	for (size_t k = 0; k < tab->n; k++) {
+		double sp = 0, sg = 0;
+		for (size_t i = 0; i < tab->t[k].count; i++) {
+			sp += fabs(par[tab->t[k].offset + i]);
+			sg += fabs(g[tab->t[k].offset + i]);
+		}
+		fprintf(t->checksums, "%s\"%s\":[%.17g,%.17g]", k ? "," : "", tab->t[k].name,
+			sp / tab->t[k].count, sg / tab->t[k].count);
+	}
+	fputs("}}\n", t->checksums);
+	fflush(t->checksums);
+}
+
+/* Swap the model's parameters with the EMA (evaluation, inference checkpoints). */
+static void swap_ema(struct trainer *t)
+{
+	mlip_real *par = t->p.model->params;
+	for (size_t k = 0; k < t->n_params; k++) {
+		double x = par[k];
+		par[k] = t->ema[k];
+		t->ema[k] = x;
+	}
+}
+
+static int use_ema(const struct trainer *t)
+{
+	return t->ema && t->pg.ema_started;
+}
+
+/* Make the EMA whole on every rank (sharded keeps each rank's shard current). */
+static int gather_ema(struct trainer *t, struct mlip_err *err)
+{
+	if (!t->ema || !t->sharded)
+		return MLIP_OK;
+	return mlip_dist_allgather_shards(t->ema, t->n_params, err);
+}
+
+static void json_metric(FILE *f, const char *key, int have, double v)
+{
+	if (have && isfinite(v))
+		fprintf(f, ",\"%s\":%.10g", key, v);
+	else
+		fprintf(f, ",\"%s\":null", key);
+}
+
+static int evaluate(struct trainer *t, struct mlip_err *err)
+{
+	struct mlip_metrics m;
+	struct mlip_tasks *tasks = &t->p.tasks;
+	size_t H = tasks->n_heads;
+	double sums[2] = { 0, 0 }; /* loss, batches */
+	int rc;
+	if (t->val.n == 0)
+		return MLIP_OK;
+	if ((rc = gather_ema(t, err)))
+		return rc;
+	if (use_ema(t))
+		swap_ema(t);
+	mlip_metrics_init(&m, tasks->n_tasks, err);
+	unsigned need = mlip_tasks_needs(tasks, 0);
+	rc = MLIP_OK;
+	for (size_t k = (size_t)t->rank; k < t->val.n && !rc; k += (size_t)t->world) {
+		const struct mlip_batch *b = &t->val.items[k];
+		struct mlip_model_out out;
+		unsigned flags = MLIP_MODEL_TRAIN * 0 | ((need & MLIP_HAS_FORCES) ? MLIP_MODEL_FORCES : 0) |
+				 ((need & MLIP_HAS_STRESS) ? MLIP_MODEL_STRESS : 0);
+		if ((rc = mlip_model_forward(t->p.model, b, flags, &out, err)))
+			break;
+		double *e = malloc((b->n_systems * H + 1) * sizeof(double));
+		double *f = malloc((3 * b->n_atoms * H + 1) * sizeof(double));
+		double *s = malloc((9 * b->n_systems * H + 1) * sizeof(double));
+		if (!e || !f || !s) {
+			free(e), free(f), free(s);
+			rc = mlip_err_set(err, MLIP_ENOMEM, "out of memory");
+			break;
+		}
+		mlip_tasks_physical(tasks, b, out.energy, out.forces, out.stress, e, out.forces ? f : NULL,
+				    out.stress ? s : NULL);
+		rc = mlip_tasks_add_metrics(tasks, &m, b, e, out.forces ? f : NULL, out.stress ? s : NULL, err);
+		free(e), free(f), free(s);
+		if (rc)
+			break;
+		/* the batch's loss, each batch on its own (its counts are its own) */
+		if (!(rc = mlip_tasks_loss_counts(tasks, b, t->counts, err))) {
+			memset(t->dE, 0, b->n_systems * H * sizeof(double));
+			memset(t->dF, 0, 3 * b->n_atoms * H * sizeof(double));
+			memset(t->dS, 0, 9 * b->n_systems * H * sizeof(double));
+			rc = mlip_tasks_loss(tasks, b, out.energy, out.forces, out.stress, t->counts,
+					     t->task_loss, t->dE, out.forces ? t->dF : NULL,
+					     out.stress ? t->dS : NULL, err);
+			for (size_t i = 0; i < tasks->n_tasks && !rc; i++)
+				sums[0] += t->task_loss[i];
+			sums[1] += 1;
+		}
+	}
+	if (use_ema(t))
+		swap_ema(t);
+	rc = mlip_dist_agree(rc, err);
+	if (!rc)
+		rc = mlip_metrics_reduce(&m, err);
+	if (!rc)
+		rc = mlip_dist_sum_double(sums, 2, err);
+	if (!rc && is0(t) && t->opts->metrics) {
+		FILE *f = t->opts->metrics;
+		fprintf(f, "{\"type\":\"val\",\"step\":%llu,\"epoch\":%.6g",
+			(unsigned long long)t->pg.step, (double)t->pg.step / (double)t->bpe);
+		for (size_t d = 0; d < m.n_datasets; d++)
+			for (size_t k = 0; k < tasks->n_tasks; k++) {
+				const struct mlip_task *task = &tasks->tasks[k];
+				for (size_t i = 0; i < task->n_metrics; i++) {
+					char key[512];
+					double v = 0;
+					int have = mlip_metrics_value(&m, d, k, task->metrics[i], &v);
+					snprintf(key, sizeof(key), "val/%s,%s,%s", m.datasets[d], task->cfg->name,
+						 mlip_metric_name(task->metrics[i]));
+					json_metric(f, key, have, v);
+				}
+			}
+		json_metric(f, "val/loss", sums[1] > 0, sums[0] / sums[1]);
+		fputs("}\n", f);
+		fflush(f);
+	}
+	mlip_metrics_release(&m);
+	return rc;
+}
+
+static void log_train(struct trainer *t)
+{
+	size_t T = t->p.tasks.n_tasks;
+	double buf[64];
+	uint64_t cnt[2] = { t->atoms_since_print, t->systems_since_print };
+	double dt = now() - t->t_print;
+	size_t nb = T < 63 ? T : 63;
+	memcpy(buf, t->loss_sum, nb * sizeof(double));
+	mlip_dist_sum_u64(cnt, 2, NULL);
+	if (is0(t) && t->opts->metrics && t->steps_since_print > 0) {
+		FILE *f = t->opts->metrics;
+		double n = (double)t->steps_since_print, total = 0;
+		fprintf(f, "{\"type\":\"train\",\"step\":%llu,\"epoch\":%.6g",
+			(unsigned long long)t->pg.step, (double)t->pg.step / (double)t->bpe);
+		for (size_t k = 0; k < nb; k++) {
+			if (!t->p.tasks.tasks[k].has_loss)
+				continue;
+			fprintf(f, ",\"loss/%s\":%.10g", t->p.tasks.tasks[k].cfg->name, buf[k] / n);
+			total += buf[k] / n;
+		}
+		fprintf(f, ",\"loss\":%.10g,\"lr\":%.10g,\"grad_norm\":%.10g", total, t->last_lr,
+			t->last_grad_norm);
+		fprintf(f, ",\"samples_per_s\":%.6g,\"atoms_per_s\":%.6g", cnt[1] / fmax(dt, 1e-9),
+			cnt[0] / fmax(dt, 1e-9));
+		if (t->pg.nonfinite_total)
+			fprintf(f, ",\"nonfinite_steps\":%llu", (unsigned long long)t->pg.nonfinite_total);
+		fputs("}\n", f);
+		fflush(f);
+	}
+	memset(t->loss_sum, 0, T * sizeof(double));
+	t->steps_since_print = t->atoms_since_print = t->systems_since_print = 0;
+	t->t_print = now();
+}
+
+static void progress_line(struct trainer *t, double loss)
+{
+	static double last;
+	if (!t->opts->progress || !is0(t) || !isatty(STDERR_FILENO))
+		return;
+	double tn = now();
+	if (tn - last < 0.5 && t->pg.step != t->total_steps)
+		return;
+	last = tn;
+	fprintf(stderr, "\rstep %llu/%llu  epoch %.2f  loss %.5g  lr %.3g   ",
+		(unsigned long long)t->pg.step, (unsigned long long)t->total_steps,
+		(double)t->pg.step / (double)t->bpe, loss, t->last_lr);
+	if (t->pg.step == t->total_steps)
+		fputc('\n', stderr);
+}
+
+static int write_checkpoint(struct trainer *t, const char *name, struct mlip_err *err)
+{
+	char dir[4096], path[4200];
+	int rc = MLIP_OK;
+	snprintf(dir, sizeof(dir), "%s/checkpoints/%s", t->opts->run_dir, name);
+	if (is0(t)) {
+		/* a stale directory of the same name (an earlier run) is replaced */
+		snprintf(path, sizeof(path), "%s/DONE", dir);
+		unlink(path);
+		rc = mlip_mkdirs(dir, err);
+	}
+	if ((rc = mlip_dist_agree(rc, err)))
+		return rc;
+	t->pg.world = t->world;
+	snprintf(t->pg.strategy, sizeof(t->pg.strategy), "%s", t->sharded ? "sharded" : "ddp");
+	size_t start = t->shard_start, count = t->shard_count;
+	if (!t->sharded) {
+		start = 0;
+		count = is0(t) ? t->n_params : 0;
+	}
+	char *tasks_state = NULL;
+	if (is0(t))
+		rc = mlip_tasks_state_to_json(&t->p.tasks, &tasks_state, err);
+	if (!rc)
+		rc = mlip_runckpt_write_shard(dir, t->rank, &t->pg, t->n_params, start, count,
+					      t->p.model->params, t->p.model->adam_m, t->p.model->adam_v,
+					      t->ema, tasks_state, err);
+	free(tasks_state);
+	if ((rc = mlip_dist_agree(rc, err)))
+		return rc;
+	if ((rc = gather_ema(t, err)))
+		return rc;
+	if (is0(t)) {
+		char *config = NULL;
+		size_t len;
+		rc = mlip_config_resolved_text(t->cfg, &config, &len, err);
+		if (!rc)
+			rc = mlip_runckpt_write_resume(dir, &t->pg, config, err);
+		free(config);
+		if (!rc && t->cfg->train.save_inference_ckpt) {
+			snprintf(path, sizeof(path), "%s/inference_ckpt.mlip", dir);
+			rc = mlip_potential_save(&t->p, path, t->p.model->params,
+						 use_ema(t) ? t->ema : NULL, 1, err);
+		}
+		if (!rc)
+			rc = mlip_runckpt_mark_done(dir, err);
+		if (!rc && strncmp(name, "step_", 5) == 0) {
+			snprintf(path, sizeof(path), "%s/checkpoints", t->opts->run_dir);
+			rc = mlip_runckpt_prune(path, (size_t)t->cfg->train.max_saved_checkpoints, err);
+		}
+		if (!rc)
+			mlip_log(MLIP_LOG_INFO, "checkpoint %s written", dir);
+	}
+	t->last_ckpt_step = t->pg.step;
+	return mlip_dist_agree(rc, err);
+}
+
+/* One optimizer iteration; returns MLIP_ERUN after too many non-finite steps. */
+static int train_step(struct trainer *t, struct mlip_err *err)
+{
+	struct mlip_model *m = t->p.model;
+	struct mlip_tasks *tasks = &t->p.tasks;
+	size_t H = tasks->n_heads, T = tasks->n_tasks;
+	uint64_t epoch = t->pg.step / t->bpe, pos = t->pg.step % t->bpe;
+	int rc;
+	if ((rc = epoch_order(t, epoch, err)))
+		return rc;
+	size_t bi = t->perm[pos * (size_t)t->world + (size_t)t->rank];
+	const struct mlip_batch *b = &t->train.items[bi];
+	struct mlip_model_out out;
+	unsigned flags = MLIP_MODEL_TRAIN | ((t->needs & MLIP_HAS_FORCES) ? MLIP_MODEL_FORCES : 0) |
+			 ((t->needs & MLIP_HAS_STRESS) ? MLIP_MODEL_STRESS : 0);
+
+	mlip_model_zero_grad(m);
+	rc = mlip_model_forward(m, b, flags, &out, err);
+	if (!rc)
+		rc = mlip_tasks_loss_counts(tasks, b, t->counts, err);
+	if ((rc = mlip_dist_agree(rc, err)))
+		return rc;
+	if ((rc = mlip_dist_sum_u64(t->counts, T, err)))
+		return rc;
+	memset(t->dE, 0, b->n_systems * H * sizeof(double));
+	memset(t->dF, 0, 3 * b->n_atoms * H * sizeof(double));
+	memset(t->dS, 0, 9 * b->n_systems * H * sizeof(double));
+	rc = mlip_tasks_loss(tasks, b, out.energy, out.forces, out.stress, t->counts, t->task_loss,
+			     t->dE, out.forces ? t->dF : NULL, out.stress ? t->dS : NULL, err);
+	if (!rc)
+		rc = mlip_model_backward(m, b, t->dE, out.forces ? t->dF : NULL,
+					 out.stress ? t->dS : NULL, err);
+	if ((rc = mlip_dist_agree(rc, err)))
+		return rc;
+	double local = 0;
+	for (size_t k = 0; k < T; k++)
+		local += t->task_loss[k];
+	if (t->checksums)
+		write_checksums(t, local);
+	/* the global objective: losses and gradients are sums over ranks */
+	if ((rc = mlip_dist_sum_double(t->task_loss, T, err)))
+		return rc;
+	double total = 0;
+	for (size_t k = 0; k < T; k++)
+		total += t->task_loss[k];
+
+	size_t n = t->n_params, start = t->shard_start, count = t->shard_count;
+	rc = t->sharded ? mlip_dist_reduce_scatter_sum(m->grads, n, err)
+			: mlip_dist_sum_double(m->grads, n, err);
+	if (rc)
+		return rc;
+	double sq = mlip_sum_squares(m->grads + start, count);
+	if (t->sharded && (rc = mlip_dist_sum_double(&sq, 1, err)))
+		return rc;
+	double gnorm = sqrt(sq);
+	t->last_grad_norm = gnorm;
+	t->last_lr = t->adamw.lr * mlip_schedule_factor(&t->sch, t->pg.step);
+	if (!isfinite(total) || !isfinite(gnorm)) {
+		t->pg.nonfinite++;
+		t->pg.nonfinite_total++;
+		mlip_log(MLIP_LOG_WARN, "step %llu: non-finite loss or gradient on training batch %zu "
+			 "(first structure %s); step skipped (%llu in a row)",
+			 (unsigned long long)t->pg.step, bi, b->n_systems ? b->id[0] : "?",
+			 (unsigned long long)t->pg.nonfinite);
+		if (t->pg.nonfinite >= (uint64_t)t->cfg->train.max_nonfinite_steps)
+			return mlip_err_set(err, MLIP_ERUN,
+					    "training diverged: %llu consecutive non-finite steps, the last on "
+					    "training batch %zu (first structure %s); lower optim.lr or check "
+					    "the data", (unsigned long long)t->pg.nonfinite, bi,
+					    b->n_systems ? b->id[0] : "?");
+		t->pg.step++;
+		return MLIP_OK;
+	}
+	t->pg.nonfinite = 0;
+	double clip = mlip_clip_factor(gnorm, t->cfg->train.clip_grad_norm);
+	if (clip != 1.0)
+		mlip_scale(m->grads + start, count, clip);
+	t->pg.adam_t++;
+	mlip_adamw_step(m->params + start, m->grads + start, m->adam_m + start, m->adam_v + start,
+			t->decay + start, count, &t->adamw, mlip_schedule_factor(&t->sch, t->pg.step),
+			t->pg.adam_t);
+	if (t->sharded && (rc = mlip_dist_allgather_shards(m->params, n, err)))
+		return rc;
+	if (t->ema) {
+		mlip_ema_update(t->ema + start, m->params + start, count, t->cfg->train.ema_decay,
+				!t->pg.ema_started);
+		t->pg.ema_started = 1;
+	}
+	t->pg.step++;
+	for (size_t k = 0; k < T; k++)
+		t->loss_sum[k] += t->task_loss[k];
+	t->steps_since_print++;
+	t->atoms_since_print += b->n_atoms;
+	t->systems_since_print += b->n_systems;
+	progress_line(t, total);
+	return MLIP_OK;
+}
+
+/* Fresh run: fit scaling, element references and normalizers on the training data. */
+static int fit_fresh(struct trainer *t, struct mlip_err *err)
+{
+	const struct mlip_batch **bp = malloc((t->train.n + 1) * sizeof(*bp));
+	int rc;
+	if (!bp)
+		return mlip_err_set(err, MLIP_ENOMEM, "out of memory");
+	for (size_t k = 0; k < t->train.n; k++)
+		bp[k] = &t->train.items[k];
+	rc = mlip_model_fit_scaling(t->p.model, bp, t->train.n, err);
+	if (!rc)
+		rc = mlip_tasks_fit(&t->p.tasks, bp, t->train.n, err);
+	free(bp);
+	return rc;
+}
+
+static int restore(struct trainer *t, const struct mlip_run_state *s, struct mlip_err *err)
+{
+	int rc;
+	if (s->n_params != t->n_params)
+		return mlip_err_set(err, MLIP_EDATA, "the checkpoint has %zu parameters, the model %zu",
+				    s->n_params, t->n_params);
+	if ((rc = mlip_tasks_state_from_json(&t->p.tasks, t->opts->reg, s->tasks_state, err)))
+		return rc;
+	struct mlip_model *m = t->p.model;
+	for (size_t k = 0; k < t->n_params; k++) {
+		m->params[k] = s->params[k];
+		m->adam_m[k] = s->adam_m[k];
+		m->adam_v[k] = s->adam_v[k];
+	}
+	if (t->ema && s->ema)
+		memcpy(t->ema, s->ema, t->n_params * sizeof(double));
+	t->pg = s->progress;
+	if (t->ema && !s->ema)
+		t->pg.ema_started = 0;
+	return MLIP_OK;
+}
+
+int mlip_train_run(struct mlip_config *cfg, const struct mlip_train_opts *opts, int *stopped,
+		   struct mlip_err *err)
+{
+	struct trainer t;
+	struct mlip_run_state rs;
+	int rc;
+	memset(&t, 0, sizeof(t));
+	mlip_run_state_init(&rs);
+	*stopped = 0;
+	t.opts = opts;
+	t.rank = mlip_dist_rank();
+	t.world = mlip_dist_size();
+	t.t_start = t.t_print = now();
+	if ((rc = mlip_potential_create(&t.p, cfg, opts->reg, err))) {
+		mlip_config_release(cfg);
+		return rc;
+	}
+	t.cfg = &t.p.cfg;
+	t.sharded = t.cfg->train.strategy == MLIP_CFG_SHARDED;
+	t.n_params = t.p.model->n_params;
+	if (t.sharded)
+		mlip_dist_shard(t.n_params, t.world, t.rank, &t.shard_start, &t.shard_count);
+	else
+		t.shard_count = t.n_params;
+	t.needs = mlip_tasks_needs(&t.p.tasks, 1);
+
+	rc = load_streams(&t.train, t.cfg->data.train, t.cfg->data.n_train, t.world, err);
+	if (!rc)
+		rc = load_streams(&t.val, t.cfg->data.val, t.cfg->data.n_val, t.world, err);
+	if (!rc && t.train.n == 0)
+		rc = mlip_err_set(err, MLIP_EDATA, "no training batches in %s", t.cfg->data.train[0]);
+	if (!rc && t.train.cutoff + 1e-12 < t.cfg->model.cutoff)
+		rc = mlip_err_set(err, MLIP_EINVAL,
+				  "the batch streams were collated at %g Å, below the model cutoff %g Å; "
+				  "collate again with -c %g or more", t.train.cutoff, t.cfg->model.cutoff,
+				  t.cfg->model.cutoff);
+	if (!rc)
+		rc = alloc_scratch(&t, err);
+	if (!rc && t.cfg->train.ema) {
+		if (!(t.ema = calloc(t.n_params + 1, sizeof(double))))
+			rc = mlip_err_set(err, MLIP_ENOMEM, "out of memory");
+	}
+	if ((rc = mlip_dist_agree(rc, err)))
+		goto done;
+	setup_schedule(&t);
+
+	if (opts->resume_dir) {
+		rc = mlip_runckpt_load(opts->resume_dir, &rs, err);
+		if (!rc)
+			rc = restore(&t, &rs, err);
+		if (!rc && is0(&t))
+			mlip_log(MLIP_LOG_INFO, "resuming from %s at step %llu", opts->resume_dir,
+				 (unsigned long long)t.pg.step);
+	} else {
+		rc = fit_fresh(&t, err);
+	}
+	if ((rc = mlip_dist_agree(rc, err)))
+		goto done;
+
+	if (is0(&t)) {
+		char path[4200];
+		rc = mlip_mkdirs(opts->run_dir, err);
+		if (!rc) {
+			snprintf(path, sizeof(path), "%s/config.yaml", opts->run_dir);
+			FILE *f = fopen(path, "w");
+			if (!f || mlip_config_write_resolved(t.cfg, f, err) || fclose(f))
+				rc = rc ? rc : mlip_err_set(err, MLIP_EIO, "cannot write '%s'", path);
+		}
+		size_t atoms = 0, systems = 0;
+		for (size_t k = 0; k < t.train.n; k++) {
+			atoms += t.train.items[k].n_atoms;
+			systems += t.train.items[k].n_systems;
+		}
+		mlip_log(MLIP_LOG_INFO, "training on %zu batches (%zu structures, %zu atoms), %zu "
+			 "validation batches; %d rank%s (%s); %zu parameters; %llu steps, %llu per epoch",
+			 t.train.n, systems, atoms, t.val.n, t.world, t.world > 1 ? "s" : "",
+			 t.sharded ? "sharded" : "ddp", t.n_params, (unsigned long long)t.total_steps,
+			 (unsigned long long)t.bpe);
+	}
+	if (!rc && t.cfg->train.debug_checksums) {
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/debug", opts->run_dir);
+		if (t.rank != 0)
+			usleep(1000);
+		if (!(rc = mlip_mkdirs(path, err))) {
+			snprintf(path, sizeof(path), "%s/debug/checksums.rank%d.jsonl", opts->run_dir, t.rank);
+			if (!(t.checksums = fopen(path, opts->resume_dir ? "a" : "w")))
+				rc = mlip_err_set(err, MLIP_EIO, "cannot create '%s': %s", path, strerror(errno));
+		}
+	}
+	if ((rc = mlip_dist_agree(rc, err)))
+		goto done;
+	t.last_ckpt_step = opts->resume_dir ? t.pg.step : UINT64_MAX;
+
+	while (t.pg.step < t.total_steps) {
+		if ((rc = train_step(&t, err)))
+			break;
+		const struct mlip_config_train *tc = &t.cfg->train;
+		if (tc->print_every > 0 && t.pg.step % (uint64_t)tc->print_every == 0)
+			log_train(&t);
+		int epoch_end = t.pg.step % t.bpe == 0;
+		if ((tc->eval_every > 0 && t.pg.step % (uint64_t)tc->eval_every == 0) || epoch_end)
+			if ((rc = evaluate(&t, err)))
+				break;
+		if (tc->checkpoint_every > 0 && t.pg.step % (uint64_t)tc->checkpoint_every == 0) {
+			char name[64];
+			snprintf(name, sizeof(name), "step_%llu", (unsigned long long)t.pg.step);
+			if ((rc = write_checkpoint(&t, name, err)))
+				break;
+		}
+		double flag = opts->stop && *opts->stop ? 1.0 : 0.0;
+		if (t.world > 1)
+			mlip_dist_max_double(&flag, 1, NULL);
+		if (flag > 0) {
+			if (t.last_ckpt_step != t.pg.step) {
+				char name[64];
+				snprintf(name, sizeof(name), "step_%llu", (unsigned long long)t.pg.step);
+				rc = write_checkpoint(&t, name, err);
+			}
+			*stopped = 1;
+			break;
+		}
+	}
+	if (!rc && !*stopped) {
+		if (t.steps_since_print > 0 && t.cfg->train.print_every > 0)
+			log_train(&t);
+		rc = write_checkpoint(&t, "final", err);
+		if (!rc && is0(&t)) {
+			char path[4200];
+			snprintf(path, sizeof(path), "%s/inference_ckpt.mlip", opts->run_dir);
+			rc = mlip_potential_save(&t.p, path, t.p.model->params, use_ema(&t) ? t.ema : NULL, 1,
+						 err);
+			if (!rc)
+				mlip_log(MLIP_LOG_INFO, "model written to %s (%.1f s)", path, now() - t.t_start);
+		}
+		rc = mlip_dist_agree(rc, err);
+	}
+done:
+	mlip_run_state_release(&rs);
+	trainer_release(&t);
+	return rc;
+}
+
+int mlip_train_resume_config(const char *ckpt_dir, struct mlip_config *user,
+			     struct mlip_config *out, struct mlip_err *err)
+{
+	struct mlip_run_state s;
+	int rc = mlip_runckpt_load(ckpt_dir, &s, err);
+	if (rc)
+		return rc;
+	struct mlip_yaml_node *tree = s.config;
+	s.config = NULL;
+	mlip_run_state_release(&s);
+	if ((rc = mlip_config_from_tree(tree, out, err)))
+		return mlip_err_prefix(err, rc, "%s/resume.yaml: ", ckpt_dir);
+	if (!user)
+		return MLIP_OK;
+	/* Frequencies of logging, evaluation and checkpoints do not change the weights. */
+	struct mlip_config_train keep = out->train;
+	out->train.print_every = user->train.print_every;
+	out->train.eval_every = user->train.eval_every;
+	out->train.checkpoint_every = user->train.checkpoint_every;
+	out->train.max_saved_checkpoints = user->train.max_saved_checkpoints;
+	out->train.debug_checksums = user->train.debug_checksums;
+	out->train.profile_flops = user->train.profile_flops;
+	out->train.save_inference_ckpt = user->train.save_inference_ckpt;
+	if (!mlip_config_equal(out, user)) {
+		struct mlip_yaml_node *a = NULL, *b = NULL;
+		char where[256] = "a setting";
+		if (!mlip_config_resolved_tree(out, &a, err) && !mlip_config_resolved_tree(user, &b, err)) {
+			for (size_t k = 0; k < a->n && k < b->n; k++) {
+				const struct mlip_yaml_node *x = mlip_yaml_map_get(b, a->keys[k]->text);
+				if (!mlip_yaml_equal(a->items[k], x)) {
+					snprintf(where, sizeof(where), "'%s'", a->keys[k]->text);
+					break;
+				}
+			}
+		}
+		mlip_yaml_free(a);
+		mlip_yaml_free(b);
+		out->train = keep;
+		mlip_config_release(out);
+		return mlip_err_set(err, MLIP_EINVAL,
+				    "the config disagrees with checkpoint %s on %s, which changes the result; "
+				    "resume with --resume alone, or start a new run", ckpt_dir, where);
+	}
+	return MLIP_OK;
+}
