@@ -540,7 +540,7 @@ static int work_alloc(struct sf_work *w, const struct mlip_descriptor *d, size_t
 		s = 8;
 	memset(w, 0, sizeof(*w));
 	w->stride = s;
-	size_t nd = s * (5 + 3 + 5 + 6) + s * n_ch * 4 + s * n_t * 2 + 2 * n_ch + d->max_dim;
+	size_t nd = s * (5 + 3 + 4 + 5) + s * n_ch * 4 + s * n_t * 2 + 2 * n_ch + d->max_dim;
 	w->mem = malloc(nd * sizeof(double));
 	w->edge = malloc(s * sizeof(size_t));
 	if (!w->mem || !w->edge) {
