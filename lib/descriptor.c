@@ -540,7 +540,7 @@ static int work_alloc(struct sf_work *w, const struct mlip_descriptor *d, size_t
 		s = 8;
 	memset(w, 0, sizeof(*w));
 	w->stride = s;
-	size_t nd = s * (5 + 3 + 5 + 6) + s * n_ch * 4 + s * n_t * 2 + 2 * n_ch + d->max_dim;
+	size_t nd = s * (5 + 3 + 4 + 5) + s * n_ch * 4 + s * n_t * 2 + 2 * n_ch + d->max_dim;
 	w->mem = malloc(nd * sizeof(double));
 	w->edge = malloc(s * sizeof(size_t));
 	if (!w->mem || !w->edge) {
@@ -645,46 +645,40 @@ static void term_range(struct sf_work *w, const struct sf_term *t, double *restr
 	const double *restrict c = w->c;
 	double lam = t->lambda, pf = t->pref, zl = t->zeta * t->lambda * t->pref;
 #define BASE(k) (1 + lam * c[k] > 0 ? 1 + lam * c[k] : 0)
+#define TERM_LOOP(PEXPR, DEXPR)                                     \
+	do {                                                        \
+		if (dP)                                             \
+			for (size_t k = lo; k < hi; k++) {          \
+				double b = BASE(k);                 \
+				P[k] = pf * (PEXPR);                \
+				dP[k] = zl * (DEXPR);               \
+			}                                           \
+		else                                                \
+			for (size_t k = lo; k < hi; k++) {          \
+				double b = BASE(k);                 \
+				P[k] = pf * (PEXPR);                \
+			}                                           \
+	} while (0)
 	switch (t->izeta) {
 	case 1:
-		for (size_t k = lo; k < hi; k++)
-			P[k] = pf * BASE(k);
-		if (dP)
-			for (size_t k = lo; k < hi; k++)
-				dP[k] = zl;
+		TERM_LOOP(b, 1.0);
 		return;
 	case 2:
-		for (size_t k = lo; k < hi; k++) {
-			double b = BASE(k);
-			P[k] = pf * b * b;
-			if (dP)
-				dP[k] = zl * b;
-		}
+		TERM_LOOP(b * b, b);
 		return;
 	case 4:
-		for (size_t k = lo; k < hi; k++) {
-			double b = BASE(k), b2 = b * b;
-			P[k] = pf * b2 * b2;
-			if (dP)
-				dP[k] = zl * b2 * b;
-		}
+		TERM_LOOP((b * b) * (b * b), (b * b) * b);
 		return;
 	case 8:
-		for (size_t k = lo; k < hi; k++) {
-			double b = BASE(k), b2 = b * b, b4 = b2 * b2;
-			P[k] = pf * b4 * b4;
-			if (dP)
-				dP[k] = zl * b4 * b2 * b;
-		}
+		TERM_LOOP(((b * b) * (b * b)) * ((b * b) * (b * b)), ((b * b) * (b * b)) * (b * b) * b);
 		return;
-	case 16:
-		for (size_t k = lo; k < hi; k++) {
-			double b = BASE(k), b2 = b * b, b4 = b2 * b2, b8 = b4 * b4;
-			P[k] = pf * b8 * b8;
-			if (dP)
-				dP[k] = zl * b8 * b4 * b2 * b;
-		}
+	case 16: {
+		TERM_LOOP(((b * b) * (b * b)) * ((b * b) * (b * b)) * (((b * b) * (b * b)) *
+								      ((b * b) * (b * b))),
+			  ((b * b) * (b * b)) * ((b * b) * (b * b)) * ((b * b) * (b * b)) *
+				  (b * b) * b);
 		return;
+	}
 	default:
 		break;
 	}
@@ -714,6 +708,7 @@ static void term_range(struct sf_work *w, const struct sf_term *t, double *restr
 	if (dP)
 		for (size_t k = lo; k < hi; k++)
 			dP[k] = zl * q[k];
+#undef TERM_LOOP
 #undef BASE
 }
 
