@@ -105,8 +105,8 @@ int main(int argc, char **argv)
 		return cli_usage_error("unexpected argument '%s'", argv[optind]);
 	if (!config && !resume)
 		return cli_usage_error("missing --config (or --resume)");
-	if (resume && n_sets)
-		return cli_usage_error("--set cannot change a resumed run; start a new run instead");
+	if (resume && n_sets && !config)
+		return cli_usage_error("--set needs -c when resuming (the result must agree with the checkpoint)");
 
 	if (mlip_dist_init(&argc, &argv, &err))
 		return cli_fail(&err);
@@ -141,7 +141,7 @@ int main(int argc, char **argv)
 		rc = mlip_train_run(&cfg, &opts, &stopped, &err);
 		if (!rc && stopped) {
 			if (rank == 0)
-				mlip_log(MLIP_LOG_INFO, "stopped by signal %d after writing a checkpoint; "
+				mlip_log(MLIP_LOG_WARN, "stopped by signal %d after writing a checkpoint; "
 					 "continue with --resume", (int)stop_signal);
 			free(run_dir);
 			free(sets);

@@ -8,6 +8,7 @@
 
 #include "potential.h"
 #include "ckpt.h"
+#include "runckpt.h"
 #include "banned.h"
 
 int mlip_potential_model_config(const struct mlip_config_model *cm,
@@ -325,4 +326,46 @@ int mlip_potential_predict(struct mlip_potential *p, const struct mlip_batch *b,
 		return rc;
 	mlip_tasks_physical(&p->tasks, b, out.energy, out.forces, out.stress, energy, forces, stress);
 	return MLIP_OK;
+}
+
+int mlip_potential_from_run(struct mlip_potential *p, const char *ckpt_dir,
+			    struct mlip_plugins *reg, struct mlip_err *err)
+{
+	struct mlip_run_state s;
+	struct mlip_config cfg;
+	int rc;
+	memset(p, 0, sizeof(*p));
+	if ((rc = mlip_runckpt_load(ckpt_dir, &s, err)))
+		return rc;
+	struct mlip_yaml_node *tree = s.config;
+	s.config = NULL;
+	mlip_config_init(&cfg);
+	if ((rc = mlip_config_from_tree(tree, &cfg, err))) {
+		mlip_err_prefix(err, rc, "%s/resume.yaml: ", ckpt_dir);
+		goto done;
+	}
+	if ((rc = mlip_potential_create(p, &cfg, reg, err)))
+		goto done;
+	if (s.n_params != p->model->n_params) {
+		rc = mlip_err_set(err, MLIP_EDATA, "%s: %zu parameters, the model its config builds has %zu",
+				  ckpt_dir, s.n_params, p->model->n_params);
+		goto done;
+	}
+	if ((rc = mlip_tasks_state_from_json(&p->tasks, reg, s.tasks_state, err)))
+		goto done;
+	for (size_t k = 0; k < s.n_params; k++)
+		p->model->params[k] = (mlip_real)s.params[k];
+	p->raw = s.params;
+	s.params = NULL;
+	p->has_raw = 1;
+	if (s.ema && s.progress.ema_started) {
+		p->ema = s.ema;
+		s.ema = NULL;
+		p->has_ema = 1;
+	}
+done:
+	mlip_run_state_release(&s);
+	if (rc)
+		mlip_potential_release(p);
+	return rc;
 }

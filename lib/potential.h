@@ -71,6 +71,14 @@ int mlip_potential_load(struct mlip_potential *p, const char *path, struct mlip_
 			enum mlip_weights which, struct mlip_err *err);
 
 /*
+ * Load a training checkpoint directory (any world size, either strategy):
+ * the config from its resume.yaml, the fitted task state, the raw weights
+ * into the model and p->raw, the EMA (when the run kept one) into p->ema.
+ */
+int mlip_potential_from_run(struct mlip_potential *p, const char *ckpt_dir,
+			    struct mlip_plugins *reg, struct mlip_err *err);
+
+/*
  * Evaluate batch b: physical energies (B, H), forces (N, 3, H), stress
  * (B, 9, H) into caller buffers (forces / stress may be NULL when not
  * wanted).

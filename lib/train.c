@@ -216,7 +216,7 @@ static int gather_ema(struct trainer *t, struct mlip_err *err)
 static void json_metric(FILE *f, const char *key, int have, double v)
 {
 	if (have && isfinite(v))
-		fprintf(f, ",\"%s\":%.10g", key, v);
+		fprintf(f, ",\"%s\":%.17g", key, v);
 	else
 		fprintf(f, ",\"%s\":null", key);
 }
@@ -319,10 +319,10 @@ static void log_train(struct trainer *t)
 		for (size_t k = 0; k < nb; k++) {
 			if (!t->p.tasks.tasks[k].has_loss)
 				continue;
-			fprintf(f, ",\"loss/%s\":%.10g", t->p.tasks.tasks[k].cfg->name, buf[k] / n);
+			fprintf(f, ",\"loss/%s\":%.17g", t->p.tasks.tasks[k].cfg->name, buf[k] / n);
 			total += buf[k] / n;
 		}
-		fprintf(f, ",\"loss\":%.10g,\"lr\":%.10g,\"grad_norm\":%.10g", total, t->last_lr,
+		fprintf(f, ",\"loss\":%.17g,\"lr\":%.17g,\"grad_norm\":%.17g", total, t->last_lr,
 			t->last_grad_norm);
 		fprintf(f, ",\"samples_per_s\":%.6g,\"atoms_per_s\":%.6g", cnt[1] / fmax(dt, 1e-9),
 			cnt[0] / fmax(dt, 1e-9));
@@ -368,8 +368,8 @@ static int write_checkpoint(struct trainer *t, const char *name, struct mlip_err
 	t->pg.world = t->world;
 	snprintf(t->pg.strategy, sizeof(t->pg.strategy), "%s", t->sharded ? "sharded" : "ddp");
 	size_t start = t->shard_start, count = t->shard_count;
-	if (!t->sharded) {
-		start = 0;
+	if (!t->sharded) { /* rank 0 holds everything; the others write empty shards */
+		start = is0(t) ? 0 : t->n_params;
 		count = is0(t) ? t->n_params : 0;
 	}
 	char *tasks_state = NULL;
