@@ -1082,7 +1082,8 @@ static int load_train(const node_t *root, struct mlip_config *cfg, struct mlip_e
 					       "eval_every", "checkpoint_every",
 					       "max_saved_checkpoints", "strategy",
 					       "max_nonfinite_steps", "debug_checksums",
-					       "profile_flops", "save_inference_ckpt"), err)) ||
+					       "profile_flops", "save_inference_ckpt",
+					       "eval_at_start"), err)) ||
 	    (rc = get_switch(tn, "clip_grad_norm", &on, &t->clip_grad_norm, &w, err)))
 		return rc;
 	if (w && t->clip_grad_norm < 0)
@@ -1101,7 +1102,8 @@ static int load_train(const node_t *root, struct mlip_config *cfg, struct mlip_e
 	    (rc = get_enum(tn, "train", "strategy", strategy_names, &e, err)) ||
 	    (rc = get_bool(tn, "train", "debug_checksums", &t->debug_checksums, err)) ||
 	    (rc = get_bool(tn, "train", "profile_flops", &t->profile_flops, err)) ||
-	    (rc = get_bool(tn, "train", "save_inference_ckpt", &t->save_inference_ckpt, err)))
+	    (rc = get_bool(tn, "train", "save_inference_ckpt", &t->save_inference_ckpt, err)) ||
+	    (rc = get_bool(tn, "train", "eval_at_start", &t->eval_at_start, err)))
 		return rc;
 	t->strategy = e;
 	return MLIP_OK;
@@ -1449,6 +1451,7 @@ int mlip_config_resolved_tree(const struct mlip_config *cfg, struct mlip_yaml_no
 	b_put(&b, n, "debug_checksums", bool_node(t->debug_checksums));
 	b_put(&b, n, "profile_flops", bool_node(t->profile_flops));
 	b_put(&b, n, "save_inference_ckpt", bool_node(t->save_inference_ckpt));
+	b_put(&b, n, "eval_at_start", bool_node(t->eval_at_start));
 
 	if (b.failed || !root) {
 		mlip_yaml_free(root);
@@ -1582,5 +1585,6 @@ bool mlip_config_equal(const struct mlip_config *a, const struct mlip_config *b)
 	       ta->strategy == tb->strategy && ta->max_nonfinite_steps == tb->max_nonfinite_steps &&
 	       ta->debug_checksums == tb->debug_checksums &&
 	       ta->profile_flops == tb->profile_flops &&
-	       ta->save_inference_ckpt == tb->save_inference_ckpt;
+	       ta->save_inference_ckpt == tb->save_inference_ckpt &&
+	       ta->eval_at_start == tb->eval_at_start;
 }

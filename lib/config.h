@@ -126,6 +126,7 @@ struct mlip_config_train {
 	bool debug_checksums;             /* [false] */
 	bool profile_flops;               /* [false] */
 	bool save_inference_ckpt;         /* [true] */
+	bool eval_at_start;               /* evaluate before the first step [false] */
 };
 
 struct mlip_config_data {

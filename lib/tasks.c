@@ -451,6 +451,40 @@ int mlip_tasks_fit(struct mlip_tasks *t, const struct mlip_batch *const *b, size
 	return MLIP_OK;
 }
 
+int mlip_tasks_inherit(struct mlip_tasks *t, const struct mlip_tasks *base,
+		       struct mlip_plugins *reg, struct mlip_err *err)
+{
+	for (size_t h = 0; h < t->n_heads; h++) {
+		struct mlip_head *head = &t->heads[h];
+		const struct mlip_head *from = NULL;
+		for (size_t k = 0; k < base->n_heads && !from; k++)
+			if (strcmp(base->heads[k].name, head->name) == 0)
+				from = &base->heads[k];
+		if (!from)
+			continue;
+		if (!head->has_norm && from->has_norm) {
+			char *json = NULL;
+			int rc = mlip_normalizer_to_json(&from->norm, &json, err);
+			if (!rc)
+				rc = mlip_normalizer_from_json(&head->norm, reg, json, err);
+			free(json);
+			if (rc)
+				return mlip_err_prefix(err, rc, "head '%s': ", head->name);
+			head->has_norm = 1;
+		}
+		int own_elref = head->energy_task >= 0 &&
+				t->tasks[head->energy_task].cfg->elref != MLIP_CFG_ELREF_NONE;
+		if (!own_elref && from->has_elref) {
+			memcpy(head->elref, from->elref, sizeof(head->elref));
+			head->has_elref = 1;
+		}
+		int rc = update_affine(head, err);
+		if (rc)
+			return rc;
+	}
+	return MLIP_OK;
+}
+
 int mlip_tasks_state_to_json(const struct mlip_tasks *t, char **json, struct mlip_err *err)
 {
 	json_t *root = json_object(), *heads = json_array();

@@ -85,6 +85,15 @@ int mlip_tasks_fit(struct mlip_tasks *t, const struct mlip_batch *const *b, size
 		   struct mlip_err *err);
 
 /*
+ * Fine-tuning: give every head of t that configures neither a normalizer nor
+ * element references (element_references absent or none) those of the head
+ * of the same name in base. Heads that configure their own keep them (fitted
+ * by mlip_tasks_fit). Call after mlip_tasks_fit.
+ */
+int mlip_tasks_inherit(struct mlip_tasks *t, const struct mlip_tasks *base,
+		       struct mlip_plugins *reg, struct mlip_err *err);
+
+/*
  * The fitted state (normalizers and element references per head) as a JSON
  * text (malloc'd), and back. from_json needs tasks built from the same
  * config. Layout: {"heads": [{"name": "energy", "normalizer": {...} | null,

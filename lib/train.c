@@ -53,6 +53,8 @@ struct trainer {
 	FILE *checksums;
 	uint64_t last_ckpt_step;
 	unsigned needs;
+	struct mlip_potential base;           /* model.init_from: the starting model */
+	int has_base;
 };
 
 static double now(void)
@@ -70,6 +72,8 @@ static int is0(const struct trainer *t)
 static void trainer_release(struct trainer *t)
 {
 	mlip_potential_release(&t->p);
+	if (t->has_base)
+		mlip_potential_release(&t->base);
 	mlip_batch_list_release(&t->train);
 	mlip_batch_list_release(&t->val);
 	free(t->ema);
@@ -516,9 +520,13 @@ static int fit_fresh(struct trainer *t, struct mlip_err *err)
 		return mlip_err_set(err, MLIP_ENOMEM, "out of memory");
 	for (size_t k = 0; k < t->train.n; k++)
 		bp[k] = &t->train.items[k];
-	rc = mlip_model_fit_scaling(t->p.model, bp, t->train.n, err);
+	/* A fine-tuning start keeps the base model's descriptor scaling (it is
+	 * part of its weights) and inherits what the tasks do not refit. */
+	rc = t->has_base ? MLIP_OK : mlip_model_fit_scaling(t->p.model, bp, t->train.n, err);
 	if (!rc)
 		rc = mlip_tasks_fit(&t->p.tasks, bp, t->train.n, err);
+	if (!rc && t->has_base)
+		rc = mlip_tasks_inherit(&t->p.tasks, &t->base.tasks, t->opts->reg, err);
 	free(bp);
 	return rc;
 }
@@ -545,6 +553,44 @@ static int restore(struct trainer *t, const struct mlip_run_state *s, struct mli
 	return MLIP_OK;
 }
 
+/*
+ * model: {init_from: FILE}: load the starting model (raw weights) and put its
+ * model section into cfg, so that the resolved config (and resume.yaml)
+ * describes the model in full and a resumed run does not need FILE.
+ */
+static int start_from_model(struct trainer *t, struct mlip_config *cfg, struct mlip_err *err)
+{
+	struct mlip_yaml_node *user = NULL, *base = NULL, *model = NULL;
+	struct mlip_config out;
+	int rc = mlip_potential_load(&t->base, cfg->model.init_from, t->opts->reg, MLIP_WEIGHTS_RAW, err);
+	if (rc)
+		return rc;
+	t->has_base = 1;
+	if ((rc = mlip_config_resolved_tree(cfg, &user, err)) ||
+	    (rc = mlip_config_resolved_tree(&t->base.cfg, &base, err)))
+		goto done;
+	model = mlip_yaml_copy(mlip_yaml_map_get(base, "model"));
+	if (!model || mlip_yaml_map_set(user, "model", model)) {
+		mlip_yaml_free(model);
+		rc = mlip_err_set(err, MLIP_ENOMEM, "out of memory");
+		goto done;
+	}
+	mlip_config_init(&out);
+	rc = mlip_config_from_tree(user, &out, err);
+	user = NULL;
+	if (rc) {
+		mlip_err_prefix(err, rc, "with the model of %s: ", cfg->model.init_from);
+		goto done;
+	}
+	mlip_log(MLIP_LOG_INFO, "starting from %s", cfg->model.init_from);
+	mlip_config_release(cfg);
+	*cfg = out;
+done:
+	mlip_yaml_free(user);
+	mlip_yaml_free(base);
+	return rc;
+}
+
 int mlip_train_run(struct mlip_config *cfg, const struct mlip_train_opts *opts, int *stopped,
 		   struct mlip_err *err)
 {
@@ -558,9 +604,25 @@ int mlip_train_run(struct mlip_config *cfg, const struct mlip_train_opts *opts, 
 	t.rank = mlip_dist_rank();
 	t.world = mlip_dist_size();
 	t.t_start = t.t_print = now();
+	if (cfg->model.init_from && !opts->resume_dir) {
+		if ((rc = start_from_model(&t, cfg, err))) {
+			mlip_config_release(cfg);
+			trainer_release(&t);
+			return rc;
+		}
+	}
 	if ((rc = mlip_potential_create(&t.p, cfg, opts->reg, err))) {
 		mlip_config_release(cfg);
+		trainer_release(&t);
 		return rc;
+	}
+	if (t.has_base) {
+		if (t.base.model->n_params != t.p.model->n_params) {
+			rc = mlip_err_set(err, MLIP_EINVAL, "the starting model does not fit its own config");
+			goto done;
+		}
+		for (size_t k = 0; k < t.p.model->n_params; k++)
+			t.p.model->params[k] = (mlip_real)t.base.raw[k];
 	}
 	t.cfg = &t.p.cfg;
 	t.sharded = t.cfg->train.strategy == MLIP_CFG_SHARDED;
@@ -638,6 +700,8 @@ int mlip_train_run(struct mlip_config *cfg, const struct mlip_train_opts *opts, 
 	if ((rc = mlip_dist_agree(rc, err)))
 		goto done;
 	t.last_ckpt_step = opts->resume_dir ? t.pg.step : UINT64_MAX;
+	if (!opts->resume_dir && t.cfg->train.eval_at_start && (rc = evaluate(&t, err)))
+		goto done;
 
 	while (t.pg.step < t.total_steps) {
 		if ((rc = train_step(&t, err)))
@@ -711,6 +775,7 @@ int mlip_train_resume_config(const char *ckpt_dir, struct mlip_config *user,
 	out->train.debug_checksums = user->train.debug_checksums;
 	out->train.profile_flops = user->train.profile_flops;
 	out->train.save_inference_ckpt = user->train.save_inference_ckpt;
+	out->train.eval_at_start = user->train.eval_at_start;
 	if (!mlip_config_equal(out, user)) {
 		struct mlip_yaml_node *a = NULL, *b = NULL;
 		char where[256] = "a setting";

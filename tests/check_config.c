@@ -525,7 +525,7 @@ START_TEST(test_unknown_keys)
 	fails(edit(1, 23, "  print_evry: 5"), "c.yaml:23:3: unknown key 'train.print_evry' (did "
 	      "you mean 'print_every'? valid keys: clip_grad_norm, ema_decay, print_every, "
 	      "eval_every, checkpoint_every, max_saved_checkpoints, strategy, "
-	      "max_nonfinite_steps, debug_checksums, profile_flops, save_inference_ckpt)");
+	      "max_nonfinite_steps, debug_checksums, profile_flops, save_inference_ckpt, eval_at_start)");
 	fails(edit(1, 21, "  epochs: 2\n  warmup: 1"), "c.yaml:22:3: unknown key "
 	      "'schedule.warmup' (valid keys: warmup_factor, warmup_epochs, warmup_steps, "
 	      "lr_min_factor, epochs, steps)");
