@@ -4,7 +4,10 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <cblas.h>
 
 #include "cli.h"
 #include "log.h"
@@ -26,6 +29,10 @@ void cli_init(const char *name)
 	const char *slash = strrchr(name, '/');
 	prog = slash ? slash + 1 : name;
 	mlip_log_set_callback(log_with_prog, NULL);
+	/* The network's GEMMs are small: BLAS threads spin more than they help,
+	 * and MPI ranks already use the cores. OPENBLAS_NUM_THREADS overrides. */
+	if (!getenv("OPENBLAS_NUM_THREADS"))
+		openblas_set_num_threads(1);
 }
 
 const char *cli_prog(void)
