@@ -35,3 +35,13 @@ printf '  - {name: f2, property: forces, datasets: [si], loss: mse, normalizer: 
 awk -v f="$TMPD/extra" '{print} /name: stress/ {while ((getline l < f) > 0) print l}' "$TMPD/cfg.yaml" > "$TMPD/conf.yaml"
 expect_status 2 mlip-train -q -c "$TMPD/conf.yaml" -o "$TMPD/r"
 expect_err "normalizer conflicts with task"
+# deliberately broken plugins, through the program: 5, naming the file and both ABI versions
+expect_status 5 mlip-train -q -c "$TMPD/cfg.yaml" -o "$TMPD/r" --plugin-path tests/plugins \
+	--set tasks.1.loss.name=badabi
+expect_err "tests/plugins/mlip-loss-badabi.so"
+expect_err "ABI"
+for bad in nosym nullops noops; do
+	expect_status 5 mlip-train -q -c "$TMPD/cfg.yaml" -o "$TMPD/r" --plugin-path tests/plugins \
+		--set tasks.1.loss.name=$bad
+	expect_err "mlip-loss-$bad.so"
+done

@@ -22,7 +22,7 @@ tests/plugins/mlip-loss-example.so: share/plugin-template/loss_example.c plugins
 .PHONY: test-plugins clean-test-plugins
 test-plugins: $(PLUGINS) $(TEST_PLUGINS)
 
-unit: test-plugins
+unit cli-tests: test-plugins
 
 clean: clean-test-plugins
 clean-test-plugins:
