@@ -84,77 +84,184 @@ static void progress_end(struct progress *p)
 		fputc('\n', stderr);
 }
 
-/* Write structures items[idx[0..n)] into one stream. */
-static int write_stream(const struct mlip_collate_opts *o, const char *path,
-			const struct mlip_structure_list *l, const size_t *idx, size_t n,
-			struct progress *prog, struct mlip_err *err)
-{
+/*
+ * A batch stream being written: structures are taken one at a time and
+ * written a batch at a time, so a large input never needs to be in memory
+ * whole unless shuffling or splitting asks for it.
+ */
+struct sink {
+	const struct mlip_collate_opts *o;
+	const char *path;
 	struct mlip_outfile out;
 	struct mlip_batch_writer w;
 	struct mlip_batch b;
-	const struct mlip_structure **group = NULL;
-	size_t n_batches = 0, n_atoms = 0, n_edges = 0;
-	int rc;
+	struct mlip_structure_list group;    /* the batch being filled (owned) */
+	const struct mlip_structure **ptrs;  /* (group.alloc) */
+	size_t group_atoms;
+	size_t n_structures, n_batches, n_atoms, n_edges;
+	struct progress *prog;
+};
 
-	if ((rc = mlip_outfile_open(&out, path, err)))
+static int sink_open(struct sink *k, const struct mlip_collate_opts *o, const char *path,
+		     struct progress *prog, struct mlip_err *err)
+{
+	int rc;
+	memset(k, 0, sizeof(*k));
+	k->o = o;
+	k->path = path;
+	k->prog = prog;
+	mlip_batch_init(&k->b);
+	mlip_structure_list_init(&k->group);
+	if ((rc = mlip_outfile_open(&k->out, path, err)))
 		return rc;
-	if ((rc = mlip_batch_writer_open(&w, out.f, path, o->cutoff, err))) {
-		mlip_outfile_abort(&out);
+	if ((rc = mlip_batch_writer_open(&k->w, k->out.f, path, o->cutoff, err))) {
+		mlip_outfile_abort(&k->out);
 		return rc;
-	}
-	mlip_batch_init(&b);
-	if (!(group = malloc((n ? n : 1) * sizeof(*group)))) {
-		rc = mlip_err_set(err, MLIP_ENOMEM, "out of memory");
-		goto fail;
-	}
-	for (size_t k = 0; k < n;) {
-		size_t m = 0, atoms = 0;
-		while (k + m < n) {
-			const struct mlip_structure *s = &l->items[idx[k + m]];
-			if (o->max_atoms) {
-				if (s->natoms > o->max_atoms) {
-					rc = mlip_err_set(err, MLIP_EINVAL,
-							  "%s: %zu atoms do not fit in --max-atoms %zu",
-							  s->id ? s->id : "structure", s->natoms, o->max_atoms);
-					goto fail;
-				}
-				if (atoms + s->natoms > o->max_atoms)
-					break;
-			} else if (m == o->batch_size) {
-				break;
-			}
-			group[m++] = s;
-			atoms += s->natoms;
-		}
-		if ((rc = mlip_batch_collate(&b, group, m, o->cutoff, o->exclude, o->dataset, err)) ||
-		    (rc = mlip_batch_write(&w, &b, err)))
-			goto fail;
-		n_batches++;
-		n_atoms += b.n_atoms;
-		n_edges += b.n_edges;
-		progress_tick(prog, m, "structures");
-		k += m;
-	}
-	if ((rc = mlip_batch_writer_close(&w, err)))
-		goto fail;
-	mlip_batch_release(&b);
-	free(group);
-	if ((rc = mlip_outfile_commit(&out, err)))
-		return rc;
-	if (o->progress) {
-		progress_end(prog);
-		prog->last = prog->start;
-		mlip_log(MLIP_LOG_INFO, "%s: %zu structures, %zu atoms, %zu edges in %zu batch%s",
-			 path, n, n_atoms, n_edges, n_batches, n_batches == 1 ? "" : "es");
 	}
 	return MLIP_OK;
-fail:
-	progress_end(prog);
-	mlip_batch_writer_release(&w);
-	mlip_batch_release(&b);
-	free(group);
-	mlip_outfile_abort(&out);
+}
+
+static int sink_flush(struct sink *k, struct mlip_err *err)
+{
+	size_t m = k->group.n;
+	int rc;
+	if (m == 0)
+		return MLIP_OK;
+	const struct mlip_structure **p = realloc(k->ptrs, m * sizeof(*p));
+	if (!p)
+		return mlip_err_set(err, MLIP_ENOMEM, "out of memory");
+	k->ptrs = p;
+	for (size_t i = 0; i < m; i++)
+		p[i] = &k->group.items[i];
+	if ((rc = mlip_batch_collate(&k->b, p, m, k->o->cutoff, k->o->exclude, k->o->dataset, err)) ||
+	    (rc = mlip_batch_write(&k->w, &k->b, err)))
+		return rc;
+	k->n_structures += m;
+	k->n_batches++;
+	k->n_atoms += k->b.n_atoms;
+	k->n_edges += k->b.n_edges;
+	progress_tick(k->prog, m, "structures");
+	for (size_t i = 0; i < m; i++)
+		mlip_structure_release(&k->group.items[i]);
+	k->group.n = 0;
+	k->group_atoms = 0;
+	return MLIP_OK;
+}
+
+/* Take s (it is re-initialised), writing the current batch first when s does not fit. */
+static int sink_take(struct sink *k, struct mlip_structure *s, struct mlip_err *err)
+{
+	const struct mlip_collate_opts *o = k->o;
+	int rc;
+	if (o->max_atoms && s->natoms > o->max_atoms)
+		return mlip_err_set(err, MLIP_EINVAL, "%s: %zu atoms do not fit in --max-atoms %zu",
+				    s->id ? s->id : "structure", s->natoms, o->max_atoms);
+	int full = o->max_atoms ? k->group_atoms + s->natoms > o->max_atoms
+				: k->group.n == o->batch_size;
+	if (full && (rc = sink_flush(k, err)))
+		return rc;
+	k->group_atoms += s->natoms;
+	return mlip_structure_list_take(&k->group, s, err);
+}
+
+static void sink_release(struct sink *k)
+{
+	mlip_batch_release(&k->b);
+	mlip_structure_list_release(&k->group);
+	free(k->ptrs);
+}
+
+static int sink_close(struct sink *k, struct mlip_err *err)
+{
+	int rc = sink_flush(k, err);
+	if (!rc)
+		rc = mlip_batch_writer_close(&k->w, err);
+	if (rc) {
+		mlip_batch_writer_release(&k->w);
+		mlip_outfile_abort(&k->out);
+		sink_release(k);
+		progress_end(k->prog);
+		return rc;
+	}
+	mlip_batch_writer_release(&k->w);
+	rc = mlip_outfile_commit(&k->out, err);
+	if (!rc && k->o->progress) {
+		progress_end(k->prog);
+		k->prog->last = k->prog->start;
+		mlip_log(MLIP_LOG_INFO, "%s: %zu structures, %zu atoms, %zu edges in %zu batch%s",
+			 k->path, k->n_structures, k->n_atoms, k->n_edges, k->n_batches,
+			 k->n_batches == 1 ? "" : "es");
+	}
+	sink_release(k);
 	return rc;
+}
+
+static void sink_abort(struct sink *k)
+{
+	progress_end(k->prog);
+	mlip_batch_writer_release(&k->w);
+	mlip_outfile_abort(&k->out);
+	sink_release(k);
+}
+
+/* Write structures items[idx[0..n)] into one stream (they are taken from l). */
+static int write_stream(const struct mlip_collate_opts *o, const char *path,
+			struct mlip_structure_list *l, const size_t *idx, size_t n,
+			struct progress *prog, struct mlip_err *err)
+{
+	struct sink k;
+	int rc = sink_open(&k, o, path, prog, err);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		if ((rc = sink_take(&k, &l->items[idx[i]], err))) {
+			sink_abort(&k);
+			return rc;
+		}
+	return sink_close(&k, err);
+}
+
+/* No shuffle, no split: extxyz inputs are read a frame at a time. */
+static int collate_streaming(const struct mlip_collate_opts *o, struct progress *prog,
+			     struct mlip_err *err)
+{
+	struct sink k;
+	struct mlip_structure s;
+	int rc = sink_open(&k, o, o->outputs[0], prog, err);
+	if (rc)
+		return rc;
+	mlip_structure_init(&s);
+	for (size_t i = 0; i < o->n_inputs && !rc; i++) {
+		const char *path = o->inputs[i];
+		size_t before = k.n_structures + k.group.n;
+		if (mlip_input_format(path, o->format) == MLIP_FORMAT_EXTXYZ) {
+			struct mlip_extxyz_reader r;
+			FILE *f;
+			if ((rc = mlip_open_input(&f, path, err)))
+				break;
+			mlip_extxyz_reader_init(&r, f, strcmp(path, "-") == 0 ? "<stdin>" : path);
+			while ((rc = mlip_extxyz_read_next(&r, &s, err)) == 1)
+				if ((rc = sink_take(&k, &s, err)))
+					break;
+			mlip_extxyz_reader_release(&r);
+			mlip_close_input(f);
+		} else {
+			struct mlip_structure_list l;
+			mlip_structure_list_init(&l);
+			rc = mlip_read_structures(path, o->format, &l, err);
+			for (size_t j = 0; j < l.n && !rc; j++)
+				rc = sink_take(&k, &l.items[j], err);
+			mlip_structure_list_release(&l);
+		}
+		if (!rc && k.n_structures + k.group.n == before)
+			mlip_log(MLIP_LOG_WARN, "%s: no structures", path);
+	}
+	mlip_structure_release(&s);
+	if (rc) {
+		sink_abort(&k);
+		return rc;
+	}
+	return sink_close(&k, err);
 }
 
 static int check_opts(const struct mlip_collate_opts *o, struct mlip_err *err)
@@ -186,6 +293,8 @@ int mlip_collate_run(const struct mlip_collate_opts *o, struct mlip_err *err)
 		return rc;
 	prog.on = o->progress && isatty(STDERR_FILENO);
 	prog.start = prog.last = now_seconds();
+	if (!o->shuffle && o->split == 0)
+		return collate_streaming(o, &prog, err);
 	mlip_structure_list_init(&l);
 	for (size_t k = 0; k < o->n_inputs; k++) {
 		size_t before = l.n;

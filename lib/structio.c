@@ -35,6 +35,22 @@ static enum mlip_format sniff(FILE *f)
 	return c == '[' ? MLIP_FORMAT_MLEARN : MLIP_FORMAT_EXTXYZ;
 }
 
+enum mlip_format mlip_input_format(const char *path, enum mlip_format format)
+{
+	if (format != MLIP_FORMAT_AUTO)
+		return format;
+	if (strcmp(path, "-") == 0 || ends_with(path, ".xyz") || ends_with(path, ".extxyz"))
+		return MLIP_FORMAT_EXTXYZ;
+	if (ends_with(path, ".json"))
+		return MLIP_FORMAT_MLEARN;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return MLIP_FORMAT_EXTXYZ;
+	format = sniff(f);
+	fclose(f);
+	return format;
+}
+
 int mlip_read_structures(const char *path, enum mlip_format format,
 			 struct mlip_structure_list *out, struct mlip_err *err)
 {
@@ -49,7 +65,7 @@ int mlip_read_structures(const char *path, enum mlip_format format,
 		else if (ends_with(path, ".xyz") || ends_with(path, ".extxyz") || f == stdin)
 			format = MLIP_FORMAT_EXTXYZ;
 		else
-			format = sniff(f);
+			format = sniff(f); /* on the open stream: a pipe cannot be opened twice */
 	}
 	if (format == MLIP_FORMAT_MLEARN)
 		rc = mlip_mlearn_read(f, name, out, err);

@@ -17,6 +17,13 @@ enum mlip_format {
 int mlip_format_parse(const char *name);
 
 /*
+ * The format of path as mlip_read_structures decides it: format itself
+ * unless AUTO; "-" is extxyz; .json is mlearn; .xyz / .extxyz are extxyz;
+ * otherwise a first non-blank '[' means mlearn JSON.
+ */
+enum mlip_format mlip_input_format(const char *path, enum mlip_format format);
+
+/*
  * Read every structure in path ("-" = stdin, read as extxyz unless format
  * says otherwise) and append them to out. On error, out keeps what was read
  * before the bad structure; err names the file and the line or index.
