@@ -17,6 +17,7 @@
 #include "train.h"
 #include "batch.h"
 #include "dist.h"
+#include "evaluate.h"
 #include "log.h"
 #include "metrics.h"
 #include "optim.h"
@@ -217,92 +218,34 @@ static int gather_ema(struct trainer *t, struct mlip_err *err)
 	return mlip_dist_allgather_shards(t->ema, t->n_params, err);
 }
 
-static void json_metric(FILE *f, const char *key, int have, double v)
-{
-	if (have && isfinite(v))
-		fprintf(f, ",\"%s\":%.17g", key, v);
-	else
-		fprintf(f, ",\"%s\":null", key);
-}
-
 static int evaluate(struct trainer *t, struct mlip_err *err)
 {
-	struct mlip_metrics m;
-	struct mlip_tasks *tasks = &t->p.tasks;
-	size_t H = tasks->n_heads;
-	double sums[2] = { 0, 0 }; /* loss, batches */
+	struct mlip_eval ev;
 	int rc;
 	if (t->val.n == 0)
 		return MLIP_OK;
 	if ((rc = gather_ema(t, err)))
 		return rc;
+	if ((rc = mlip_eval_init(&ev, t->p.model, &t->p.tasks, 0, err)))
+		return mlip_dist_agree(rc, err);
 	if (use_ema(t))
 		swap_ema(t);
-	mlip_metrics_init(&m, tasks->n_tasks, err);
-	unsigned need = mlip_tasks_needs(tasks, 0);
-	rc = MLIP_OK;
-	for (size_t k = (size_t)t->rank; k < t->val.n && !rc; k += (size_t)t->world) {
-		const struct mlip_batch *b = &t->val.items[k];
-		struct mlip_model_out out;
-		unsigned flags = MLIP_MODEL_TRAIN * 0 | ((need & MLIP_HAS_FORCES) ? MLIP_MODEL_FORCES : 0) |
-				 ((need & MLIP_HAS_STRESS) ? MLIP_MODEL_STRESS : 0);
-		if ((rc = mlip_model_forward(t->p.model, b, flags, &out, err)))
-			break;
-		double *e = malloc((b->n_systems * H + 1) * sizeof(double));
-		double *f = malloc((3 * b->n_atoms * H + 1) * sizeof(double));
-		double *s = malloc((9 * b->n_systems * H + 1) * sizeof(double));
-		if (!e || !f || !s) {
-			free(e), free(f), free(s);
-			rc = mlip_err_set(err, MLIP_ENOMEM, "out of memory");
-			break;
-		}
-		mlip_tasks_physical(tasks, b, out.energy, out.forces, out.stress, e, out.forces ? f : NULL,
-				    out.stress ? s : NULL);
-		rc = mlip_tasks_add_metrics(tasks, &m, b, e, out.forces ? f : NULL, out.stress ? s : NULL, err);
-		free(e), free(f), free(s);
-		if (rc)
-			break;
-		/* the batch's loss, each batch on its own (its counts are its own) */
-		if (!(rc = mlip_tasks_loss_counts(tasks, b, t->counts, err))) {
-			memset(t->dE, 0, b->n_systems * H * sizeof(double));
-			memset(t->dF, 0, 3 * b->n_atoms * H * sizeof(double));
-			memset(t->dS, 0, 9 * b->n_systems * H * sizeof(double));
-			rc = mlip_tasks_loss(tasks, b, out.energy, out.forces, out.stress, t->counts,
-					     t->task_loss, t->dE, out.forces ? t->dF : NULL,
-					     out.stress ? t->dS : NULL, err);
-			for (size_t i = 0; i < tasks->n_tasks && !rc; i++)
-				sums[0] += t->task_loss[i];
-			sums[1] += 1;
-		}
-	}
+	for (size_t k = (size_t)t->rank; k < t->val.n && !rc; k += (size_t)t->world)
+		rc = mlip_eval_batch(&ev, &t->val.items[k], err);
 	if (use_ema(t))
 		swap_ema(t);
 	rc = mlip_dist_agree(rc, err);
 	if (!rc)
-		rc = mlip_metrics_reduce(&m, err);
-	if (!rc)
-		rc = mlip_dist_sum_double(sums, 2, err);
+		rc = mlip_eval_reduce(&ev, err);
 	if (!rc && is0(t) && t->opts->metrics) {
 		FILE *f = t->opts->metrics;
 		fprintf(f, "{\"type\":\"val\",\"step\":%llu,\"epoch\":%.6g",
 			(unsigned long long)t->pg.step, (double)t->pg.step / (double)t->bpe);
-		for (size_t d = 0; d < m.n_datasets; d++)
-			for (size_t k = 0; k < tasks->n_tasks; k++) {
-				const struct mlip_task *task = &tasks->tasks[k];
-				for (size_t i = 0; i < task->n_metrics; i++) {
-					char key[512];
-					double v = 0;
-					int have = mlip_metrics_value(&m, d, k, task->metrics[i], &v);
-					snprintf(key, sizeof(key), "val/%s,%s,%s", m.datasets[d], task->cfg->name,
-						 mlip_metric_name(task->metrics[i]));
-					json_metric(f, key, have, v);
-				}
-			}
-		json_metric(f, "val/loss", sums[1] > 0, sums[0] / sums[1]);
+		mlip_eval_write_metrics(f, &ev, "val/");
 		fputs("}\n", f);
 		fflush(f);
 	}
-	mlip_metrics_release(&m);
+	mlip_eval_release(&ev);
 	return rc;
 }
 
