@@ -139,8 +139,7 @@ void mlip_tasks_physical(const struct mlip_tasks *t, const struct mlip_batch *b,
 
 /*
  * Add a batch to metrics (physical predictions as from mlip_tasks_physical),
- * on rows with the eval mask of each task. only_task / only_dataset (NULL =
- * all) restrict.
+ * on rows with the eval mask of each task (inference-only tasks are skipped).
  */
 int mlip_tasks_add_metrics(const struct mlip_tasks *t, struct mlip_metrics *m,
 			   const struct mlip_batch *b, const double *energy, const double *forces,
