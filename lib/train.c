@@ -17,6 +17,7 @@
 #include "train.h"
 #include "batch.h"
 #include "dist.h"
+#include "finetune.h"
 #include "evaluate.h"
 #include "log.h"
 #include "metrics.h"
@@ -56,6 +57,7 @@ struct trainer {
 	unsigned needs;
 	struct mlip_potential base;           /* model.init_from: the starting model */
 	int has_base;
+	char init_from[1024];                 /* its path, for messages */
 };
 
 static double now(void)
@@ -464,8 +466,10 @@ static int fit_fresh(struct trainer *t, struct mlip_err *err)
 	for (size_t k = 0; k < t->train.n; k++)
 		bp[k] = &t->train.items[k];
 	/* A fine-tuning start keeps the base model's descriptor scaling (it is
-	 * part of its weights) and inherits what the tasks do not refit. */
-	rc = t->has_base ? MLIP_OK : mlip_model_fit_scaling(t->p.model, bp, t->train.n, err);
+	 * part of its weights; only inputs never fitted, e.g. of a new element,
+	 * are fitted here) and inherits what the tasks do not refit. */
+	rc = t->has_base ? mlip_finetune_fit_scaling(t->p.model, bp, t->train.n, NULL, err)
+			 : mlip_model_fit_scaling(t->p.model, bp, t->train.n, err);
 	if (!rc)
 		rc = mlip_tasks_fit(&t->p.tasks, bp, t->train.n, err);
 	if (!rc && t->has_base)
@@ -509,6 +513,7 @@ static int start_from_model(struct trainer *t, struct mlip_config *cfg, struct m
 	if (rc)
 		return rc;
 	t->has_base = 1;
+	snprintf(t->init_from, sizeof(t->init_from), "%s", cfg->model.init_from);
 	if ((rc = mlip_config_resolved_tree(cfg, &user, err)) ||
 	    (rc = mlip_config_resolved_tree(&t->base.cfg, &base, err)))
 		goto done;
@@ -560,8 +565,15 @@ int mlip_train_run(struct mlip_config *cfg, const struct mlip_train_opts *opts, 
 		return rc;
 	}
 	if (t.has_base) {
-		if (t.base.model->n_params != t.p.model->n_params) {
-			rc = mlip_err_set(err, MLIP_EINVAL, "the starting model does not fit its own config");
+		const struct mlip_tensors *a = &t.base.model->tensors, *b = &t.p.model->tensors;
+		int same = a->n == b->n && a->n_params == b->n_params;
+		for (size_t k = 0; same && k < a->n; k++)
+			same = !strcmp(a->t[k].name, b->t[k].name) && a->t[k].offset == b->t[k].offset &&
+			       a->t[k].count == b->t[k].count;
+		if (!same) {
+			rc = mlip_err_set(err, MLIP_EDATA,
+					  "%s: its weights do not fit the model its config builds; "
+					  "make it with mlip-finetune-init", t.init_from);
 			goto done;
 		}
 		for (size_t k = 0; k < t.p.model->n_params; k++)
