@@ -63,3 +63,19 @@ done
 expect_status 4 timeout 60 mpiexec -n 2 mlip-train -q -c "$TMPD/c2.yaml" -o "$TMPD/err" \
 	--set data.train=["$TMPD/missing.mlb"]
 expect_err "missing.mlb"
+# train -> convert -> eval: the three runs' models give the same metrics (1e-10)
+for run in w1 ddp sh; do
+	mlip-ckpt-convert -q "$TMPD/$run/checkpoints/final" "$TMPD/$run.mlip" || die "convert $run"
+	mlip-eval -q "$TMPD/$run.mlip" "$TMPD/val.mlb" > "$TMPD/$run.json" || die "eval $run"
+done
+$PY - "$TMPD/w1.json" "$TMPD/ddp.json" "$TMPD/sh.json" <<'PYEOF' || exit 1
+import json, sys
+a, b, c = (json.load(open(f)) for f in sys.argv[1:])
+n = 0
+for k, v in a.items():
+    if isinstance(v, float) and k != "atoms_per_s":
+        for o in (b, c):
+            assert abs(o[k] - v) <= 1e-10 * max(abs(v), 1e-300), (k, v, o[k])
+        n += 1
+assert n >= 8, n
+PYEOF
