@@ -14,3 +14,4 @@ for b in build/bench/bench_*; do
 	"$b"
 done
 sh bench/collate.sh
+sh bench/eval.sh
