@@ -15,8 +15,11 @@
 # asserts it), so the float32 rows use bench/peers/mlip_step.c, the same step
 # (model, tasks, backward, gradient sum over ranks, AdamW) on a library built with
 # -DMLIP_REAL_FLOAT; mlip_step float64 is printed as well to show that it matches
-# mlip-train. mlip figures are the best of REPEATS (3) runs, torch of
-# TORCH_REPEATS (1): the machine is shared, so compare ratios within one run.
+# mlip-train. Figures are the best of REPEATS (3) runs for mlip, of TORCH_REPEATS
+# (1) for torch. The machine is shared: wall-clock figures move with the load of
+# other jobs (printed), so the table also gives atoms per CPU-second (CPU time of
+# the timed steps, summed over processes or threads), which moves much less; for
+# mlip that column comes from mlip_step.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
@@ -92,16 +95,20 @@ print(len(rows) / sum(1 / a for a in rows))'
 		rm -rf "$W/run"
 	done | best
 }
+# mlip_step: one epoch of warm-up, two timed; prints "wall cpu" atoms/s (best of each)
 mlip_step_rate() { # BINARY RANKS
 	p=$(( (nb + $2 - 1) / $2 ))
 	for k in $(seq "$REPEATS"); do
-		if [ "$2" = 1 ]; then "$1" "$W/cfg.yaml" $p $((2 * p)); else mpiexec -n "$2" "$1" "$W/cfg.yaml" $p $((2 * p)); fi |
-			$PY -c 'import json, sys; print(json.loads(sys.stdin.readline())["atoms_per_s"])'
-	done | best
+		if [ "$2" = 1 ]; then "$1" "$W/cfg.yaml" $p $((2 * p)); else mpiexec -n "$2" "$1" "$W/cfg.yaml" $p $((2 * p)); fi
+	done > "$W/step.jsonl"
+	$PY -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print(max(r["atoms_per_s"] for r in rows), max(r["atoms_per_cpu_s"] for r in rows))' "$W/step.jsonl"
 }
 
 echo "# training throughput, mlearn Si training set ($nb batches of 8), default model (24-24 tanh," \
-	"32 functions, cutoff 5.5), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+	"32 functions, cutoff 5.5), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 m64_1=$(mlip_train_rate 1)
 m64_2=$(mlip_train_rate 2)
 s64_1=$(mlip_step_rate "$W/mlip_step64" 1)
@@ -112,22 +119,27 @@ for k in $(seq "$TORCH_REPEATS"); do
 	$PY bench/peers/torch_bpnn.py train --ckpt "$W/init/inference_ckpt.mlip" --data "$data" \
 		--dtype float64 --dtype float32 --threads 1 --threads 2 --warmup 2 --epochs 1
 done > "$W/torch.jsonl"
-$PY - "$W/torch.jsonl" "$m64_1" "$m64_2" "$s64_1" "$s64_2" "$s32_1" "$s32_2" <<'PYEOF'
+echo "# load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+$PY - "$W/torch.jsonl" "$m64_1" "$m64_2" $s64_1 $s64_2 $s32_1 $s32_2 <<'PYEOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-torch = {}
+tw, tc = {}, {}
 for r in rows:
     k = (r["dtype"], r["threads"])
-    torch[k] = max(torch.get(k, 0), r["atoms_per_s"])
-m64_1, m64_2, s64_1, s64_2, s32_1, s32_2 = map(float, sys.argv[2:8])
-mlip = {("float64", 1): (m64_1, "mlip-train"), ("float64", 2): (m64_2, "mlip-train -n 2"),
-        ("float32", 1): (s32_1, "mlip_step f32"), ("float32", 2): (s32_2, "mlip_step f32 -n 2")}
-print(f"{'precision':9s} {'workers':>7s} {'mlip atoms/s':>13s} {'torch atoms/s':>14s} {'mlip/torch':>10s}  mlip measured with")
+    tw[k] = max(tw.get(k, 0), r["atoms_per_s"])
+    tc[k] = max(tc.get(k, 0), r["atoms_per_cpu_s"])
+m64_1, m64_2, s64_1w, s64_1c, s64_2w, s64_2c, s32_1w, s32_1c, s32_2w, s32_2c = map(float, sys.argv[2:12])
+mlip = {("float64", 1): (m64_1, s64_1c, "mlip-train"), ("float64", 2): (m64_2, s64_2c, "mlip-train, mpiexec -n 2"),
+        ("float32", 1): (s32_1w, s32_1c, "mlip_step (f32 library)"),
+        ("float32", 2): (s32_2w, s32_2c, "mlip_step (f32 library), mpiexec -n 2")}
+print(f"{'':17s} {'---- atoms/s (wall) ----':>38s}   {'---- atoms per CPU-second ----':>38s}")
+print(f"{'precision':9s} {'workers':>7s} {'mlip':>12s} {'torch':>12s} {'ratio':>12s}   "
+      f"{'mlip_step':>12s} {'torch':>12s} {'ratio':>12s}   mlip wall figure from")
 for dt in ("float64", "float32"):
     for w in (1, 2):
-        m, how = mlip[(dt, w)]
-        t = torch.get((dt, w), float("nan"))
-        print(f"{dt:9s} {w:7d} {m:13.0f} {t:14.0f} {m / t:10.1f}  {how}")
-print(f"(mlip_step float64, the float32 rows' program in float64: {s64_1:.0f} atoms/s on 1 worker, "
-      f"{s64_2:.0f} on 2; mlip-train: {m64_1:.0f}, {m64_2:.0f})")
+        m, mc, how = mlip[(dt, w)]
+        t, c = tw.get((dt, w), float("nan")), tc.get((dt, w), float("nan"))
+        print(f"{dt:9s} {w:7d} {m:12.0f} {t:12.0f} {m / t:12.1f}   {mc:12.0f} {c:12.0f} {mc / c:12.1f}   {how}")
+print(f"(mlip_step float64, wall: {s64_1w:.0f} atoms/s on 1 worker, {s64_2w:.0f} on 2; "
+      f"mlip-train: {m64_1:.0f}, {m64_2:.0f})")
 PYEOF

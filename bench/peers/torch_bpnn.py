@@ -742,14 +742,15 @@ def cmd_train(args):
             # whole epochs, every batch once per epoch, in a random order
             order = np.concatenate([rng.permutation(len(data)) for _ in range(args.epochs)])
             atoms, loss = 0, 0.0
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             for k in order:
                 loss = train_step(model, *data[k], opt)
                 atoms += data[k][0].N
-            dt = time.perf_counter() - t0
+            dt, cpu = time.perf_counter() - t0, time.process_time() - c0
             print(json.dumps({"peer": "torch", "torch": torch.__version__, "dtype": dname,
                               "threads": threads, "steps": len(order), "atoms": atoms, "seconds": dt,
-                              "atoms_per_s": atoms / dt, "loss": loss, "load_seconds": t_load,
+                              "atoms_per_s": atoms / dt, "cpu_seconds": cpu, "atoms_per_cpu_s": atoms / cpu,
+                              "loss": loss, "load_seconds": t_load,
                               "batches": len(data)}), flush=True)
 
 
