@@ -29,7 +29,7 @@ ALL_CFLAGS = $(BASE_CFLAGS) $(PKG_CFLAGS) $(CFLAGS)
 LIBS = $(PKG_LIBS) -ldl -lm
 
 DEB_PACKAGES = gcc make libyaml-dev libjansson-dev libopenblas-dev libmpich-dev mpich \
-	check pkg-config python3 python3-ase
+	check pkg-config python3 python3-ase python3-torch
 
 LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=build/%.o)
@@ -151,5 +151,6 @@ clean:
 	rm -rf build bin lib/libmlip.a lib/plugins tests/check_mlip
 
 include tests/plugins/plugins.mk
+include tests/oracle/oracle.mk
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -15,3 +15,8 @@ for b in build/bench/bench_*; do
 done
 sh bench/collate.sh
 sh bench/eval.sh
+if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+	sh bench/peers/bench_torch.sh
+else
+	echo "## PyTorch peer: skipped (python3-torch is not installed; make deps installs it)"
+fi
