@@ -20,7 +20,8 @@
  * model turns edge gradients into forces (F_j −= g_e, F_i += g_e) and the
  * virial (Σ_e r_e ⊗ g_e), and displacements u plus a strain ε into edge
  * tangents (u_j − u_i + r_e ε). Nothing is cached between calls: each call
- * walks the neighbour pairs of every atom again, so memory stays O(N + E).
+ * walks the neighbour pairs of every atom again, so memory stays O(N + E)
+ * plus a scratch of O(max_nb) per thread.
  *
  * Default set (mlip_descriptor_default), for cutoff r_c and S elements,
  * identical for every central element:
@@ -79,6 +80,9 @@ struct mlip_descriptor {
 	size_t sf_start[MLIP_MAX_ELEMENTS + 1]; /* element e owns sf[sf_start[e] .. +dim[e]) */
 	size_t max_dim;
 	struct sf_plan *plan;                 /* (n_elements) owned */
+	int n_threads;                        /* threads of the evaluations (OpenMP builds): 0 (the
+						 default) = OMP_NUM_THREADS's count if that variable
+						 is set, else 1 */
 };
 
 /*
@@ -149,7 +153,12 @@ void mlip_env_gather(double *dpos, double *dstrain, size_t H, size_t h, const do
  *   forward: G rows := descriptors.
  *   vjp:     g_edge (E, 3) += Σ_d dG[i][d] ∂G_id/∂r_e   (accumulates).
  *   jvp:     dG rows := Σ_e ∂G_id/∂r_e · t_edge[e]      (overwrites).
- * Errors: MLIP_ENOMEM (per-call scratch of O(max_nb) doubles).
+ * The _multi forms do n of these in one walk over the atoms' pairs (cheaper
+ * than n calls): row is (n, N) (row[q·N + i] for set q), g_edge and t_edge
+ * are (n, E, 3).
+ * Atoms are spread over mlip_descriptor_threads(d, N) OpenMP threads; the
+ * results are the same, bit for bit, whatever the thread count.
+ * Errors: MLIP_ENOMEM (per-thread scratch of O(max_nb) doubles).
  */
 int mlip_descriptor_forward(mlip_real *G, const size_t *row, const struct mlip_descriptor *d,
 			    const struct mlip_env *env, struct mlip_err *err);
@@ -159,6 +168,21 @@ int mlip_descriptor_vjp(double *g_edge, const mlip_real *dG, const size_t *row,
 int mlip_descriptor_jvp(mlip_real *dG, const size_t *row, const double *t_edge,
 			const struct mlip_descriptor *d, const struct mlip_env *env,
 			struct mlip_err *err);
+int mlip_descriptor_vjp_multi(double *g_edge, const mlip_real *dG, const size_t *row, size_t n,
+			      const struct mlip_descriptor *d, const struct mlip_env *env,
+			      struct mlip_err *err);
+int mlip_descriptor_jvp_multi(mlip_real *dG, const size_t *row, const double *t_edge, size_t n,
+			      const struct mlip_descriptor *d, const struct mlip_env *env,
+			      struct mlip_err *err);
+
+/*
+ * Threads the evaluations use for n_atoms atoms: d->n_threads if positive,
+ * else the OpenMP default (omp_get_max_threads) if OMP_NUM_THREADS is set,
+ * else 1 - so that ranks of an MPI job do not oversubscribe the cores unless
+ * asked to; never more than one thread per 16 atoms. Always 1 in a build
+ * without OpenMP.
+ */
+int mlip_descriptor_threads(const struct mlip_descriptor *d, size_t n_atoms);
 
 /*
  * Running per-element mean and population variance of the descriptors
