@@ -70,6 +70,7 @@
  * vectors differently, so no such call may remain.
  */
 #define SF_INLINE static inline __attribute__((always_inline))
+#define SF_UNROLL _Pragma("GCC unroll 8") /* loops over the lanes of a tile */
 
 typedef double v4 __attribute__((vector_size(32)));
 typedef long long v4l __attribute__((vector_size(32)));
@@ -141,7 +142,19 @@ struct sf_tile {
 	unsigned ladder[2];         /* ladder entries for λ = +1, −1 (0: unused) */
 	struct sf_term term[SF_TT]; /* copies of the block's terms */
 	uint32_t ch[SF_CT];         /* plan channels */
+	int std;                    /* terms among the default ones, in SF_STD_SLOT order */
 };
+
+/*
+ * The default set's terms, ζ ∈ {1, 2, 4, 16} × λ ∈ {−1, +1}, have a kernel
+ * of their own (straight-line powers, no loops); a tile whose terms are all
+ * among them keeps each in slot 2·(index of ζ) + (λ > 0).
+ */
+static int sf_std_slot(const struct sf_term *t)
+{
+	int z = t->izeta == 1 ? 0 : t->izeta == 2 ? 1 : t->izeta == 4 ? 2 : t->izeta == 16 ? 3 : -1;
+	return z < 0 ? -1 : 2 * z + (t->lambda > 0);
+}
 
 struct sf_block {
 	size_t n_terms, n9, n3, n_tiles;
@@ -284,6 +297,26 @@ static int block_tiles(struct sf_block *b)
 		}
 		b->g9_tile[f] = tid[g];
 		b->g9_slot[f] = (uint32_t)((tp % SF_TT) * SF_CT + cpos[f] % SF_CT);
+	}
+	/* Tiles of default terms move each term to its standard slot. */
+	for (size_t ti = 0; ti < b->n_tiles; ti++) {
+		struct sf_tile *tl = &b->tiles[ti];
+		struct sf_term moved[SF_TT];
+		int perm[SF_TT], ok = 1;
+		for (unsigned t = 0; t < tl->n_terms && ok; t++)
+			ok = (perm[t] = sf_std_slot(&tl->term[t])) >= 0;
+		if (!ok)
+			continue;
+		memset(moved, 0, sizeof(moved));
+		for (unsigned t = 0; t < tl->n_terms; t++)
+			moved[perm[t]] = tl->term[t];
+		memcpy(tl->term, moved, sizeof(moved));
+		tl->n_terms = SF_TT;
+		tl->std = 1;
+		for (size_t f = 0; f < n; f++)
+			if (b->g9_tile[f] == ti)
+				b->g9_slot[f] = (uint32_t)(perm[b->g9_slot[f] / SF_CT] * SF_CT +
+							   b->g9_slot[f] % SF_CT);
 	}
 	rc = 0;
 out:
@@ -856,9 +889,28 @@ static size_t pair_range(const struct sf_work *w, size_t s1, size_t s2, size_t j
  * 2^{1−ζ}. 1 + λc is clamped at 0 against round-off. Entries past
  * tl->n_terms are left alone (the callers keep them at 0).
  */
-SF_INLINE void tile_terms(const struct sf_tile *tl, const v4 *cp, v4 *P, v4 *ZQ)
+SF_INLINE void tile_terms(const struct sf_tile *tl, const v4 *cp, v4 *P, v4 *ZQ, const int STD)
 {
 	const v4 c = *cp;
+	if (STD) { /* slots 2·(0, 1, 2, 3) + (λ > 0) for ζ = 1, 2, 4, 16 */
+		v4 bm = 1 - c, bp = 1 + c, x[2] = { vpos(&bm), vpos(&bp) };
+		SF_UNROLL
+		for (int li = 0; li < 2; li++) {
+			const double lam = li ? 1 : -1;
+			v4 b = x[li], b2 = b * b, b4 = b2 * b2, b8 = b4 * b4, b3 = b * b2;
+			P[li] = b;
+			P[2 + li] = b2;
+			P[4 + li] = b4;
+			P[6 + li] = b8 * b8;
+			if (ZQ) {
+				ZQ[li] = vset(lam);
+				ZQ[2 + li] = (2 * lam) * b;
+				ZQ[4 + li] = (4 * lam) * b3;
+				ZQ[6 + li] = (16 * lam) * (b3 * b4 * b8);
+			}
+		}
+		return;
+	}
 	v4 L[2][SF_LADDER];
 	for (unsigned li = 0; li < 2; li++) {
 		if (!tl->ladder[li])
@@ -936,18 +988,20 @@ static double jk_geometry(const struct sf_work *w, size_t j, size_t k, double d[
 
 /* res[t][q] := Σ_{j<k} P_t(cos θ_jk) e_q(j) e_q(k), without 2^{1−ζ}. */
 SF_INLINE void fwd_tile(const struct sf_work *w, const struct sf_tile *tl, size_t s1, size_t s2,
-			const int CT, double res[SF_TT][SF_CT])
+			const int CT, const int STD, double res[SF_TT][SF_CT])
 {
 	const size_t st = w->stride;
 	const double *restrict ux = w->ux, *restrict uy = w->uy, *restrict uz = w->uz;
 	const double *ech[SF_CT];
 	v4 acc[SF_TT][SF_CT] = { { { 0 } } }, P[SF_TT] = { { 0 } };
+	SF_UNROLL
 	for (int q = 0; q < CT; q++)
 		ech[q] = w->e + tl->ch[q] * st;
 	for (size_t j = w->off[s1]; j < w->off[s1] + w->cnt[s1]; j++) {
 		size_t lo, hi = pair_range(w, s1, s2, j, &lo);
 		double ej[SF_CT];
 		int any = 0;
+		SF_UNROLL
 		for (int q = 0; q < CT; q++) {
 			ej[q] = ech[q][j];
 			any |= ej[q] != 0;
@@ -957,15 +1011,20 @@ SF_INLINE void fwd_tile(const struct sf_work *w, const struct sf_tile *tl, size_
 		double xj = ux[j], yj = uy[j], zj = uz[j];
 		for (size_t k = lo; k < hi; k += 4) {
 			v4 c = xj * vld(ux + k) + yj * vld(uy + k) + zj * vld(uz + k), E2[SF_CT];
-			tile_terms(tl, &c, P, NULL);
+			tile_terms(tl, &c, P, NULL, STD);
+			SF_UNROLL
 			for (int q = 0; q < CT; q++)
 				E2[q] = ej[q] * vld(ech[q] + k);
+			SF_UNROLL
 			for (int t = 0; t < SF_TT; t++)
+				SF_UNROLL
 				for (int q = 0; q < CT; q++)
 					acc[t][q] += P[t] * E2[q];
 		}
 	}
+	SF_UNROLL
 	for (int t = 0; t < SF_TT; t++)
+		SF_UNROLL
 		for (int q = 0; q < CT; q++)
 			res[t][q] = vsum(&acc[t][q]);
 }
@@ -977,7 +1036,7 @@ SF_INLINE void fwd_tile(const struct sf_work *w, const struct sf_tile *tl, size_
  * ∂L/∂cos θ_jk = Σ_q B_q e_q(j) e_q(k).
  */
 SF_INLINE void vjp_tile(struct sf_work *w, const struct sf_tile *tl, size_t s1, size_t s2,
-			const int CT, const double Wp[SF_TT][SF_CT], size_t h)
+			const int CT, const int STD, const double Wp[SF_TT][SF_CT], size_t h)
 {
 	const size_t st = w->stride;
 	const double *restrict ux = w->ux, *restrict uy = w->uy, *restrict uz = w->uz;
@@ -986,16 +1045,19 @@ SF_INLINE void vjp_tile(struct sf_work *w, const struct sf_tile *tl, size_t s1, 
 	const double *ech[SF_CT];
 	double *gch[SF_CT];
 	v4 P[SF_TT], ZQ[SF_TT];
+	SF_UNROLL
 	for (int q = 0; q < CT; q++) {
 		ech[q] = w->e + tl->ch[q] * st;
 		gch[q] = w->ge + (h * w->n_ch + tl->ch[q]) * st;
 	}
+	SF_UNROLL
 	for (int t = 0; t < SF_TT; t++)
 		P[t] = ZQ[t] = vset(0);
 	for (size_t j = w->off[s1]; j < w->off[s1] + w->cnt[s1]; j++) {
 		size_t lo, hi = pair_range(w, s1, s2, j, &lo);
 		double ej[SF_CT];
 		int any = 0;
+		SF_UNROLL
 		for (int q = 0; q < CT; q++) {
 			ej[q] = ech[q][j];
 			any |= ej[q] != 0;
@@ -1004,21 +1066,26 @@ SF_INLINE void vjp_tile(struct sf_work *w, const struct sf_tile *tl, size_t s1, 
 			continue;
 		double xj = ux[j], yj = uy[j], zj = uz[j];
 		v4 gj[SF_CT], jx = vset(0), jy = vset(0), jz = vset(0), js = vset(0);
+		SF_UNROLL
 		for (int q = 0; q < CT; q++)
 			gj[q] = vset(0);
 		for (size_t k = lo; k < hi; k += 4) {
 			v4 uxk = vld(ux + k), uyk = vld(uy + k), uzk = vld(uz + k);
 			v4 c = xj * uxk + yj * uyk + zj * uzk, A[SF_CT], B[SF_CT], dc = vset(0);
-			tile_terms(tl, &c, P, ZQ);
+			tile_terms(tl, &c, P, ZQ, STD);
+			SF_UNROLL
 			for (int q = 0; q < CT; q++) {
 				A[q] = Wp[0][q] * P[0];
 				B[q] = Wp[0][q] * ZQ[0];
 			}
+			SF_UNROLL
 			for (int t = 1; t < SF_TT; t++)
+				SF_UNROLL
 				for (int q = 0; q < CT; q++) {
 					A[q] += Wp[t][q] * P[t];
 					B[q] += Wp[t][q] * ZQ[t];
 				}
+			SF_UNROLL
 			for (int q = 0; q < CT; q++) {
 				v4 E = vld(ech[q] + k);
 				dc += B[q] * (ej[q] * E);
@@ -1034,6 +1101,7 @@ SF_INLINE void vjp_tile(struct sf_work *w, const struct sf_tile *tl, size_t s1, 
 			jz += dc * uzk;
 			js += dc * c;
 		}
+		SF_UNROLL
 		for (int q = 0; q < CT; q++)
 			gch[q][j] += vsum(&gj[q]);
 		vx[j] += vsum(&jx);
@@ -1045,7 +1113,7 @@ SF_INLINE void vjp_tile(struct sf_work *w, const struct sf_tile *tl, size_t s1, 
 
 /* res[t][q] := d/dτ of fwd_tile's sums along tangent h (w->tx.., w->Rd, w->ed). */
 SF_INLINE void jvp_tile(const struct sf_work *w, const struct sf_tile *tl, size_t s1, size_t s2,
-			const int CT, size_t h, double res[SF_TT][SF_CT])
+			const int CT, const int STD, size_t h, double res[SF_TT][SF_CT])
 {
 	const size_t st = w->stride;
 	const double *restrict ux = w->ux, *restrict uy = w->uy, *restrict uz = w->uz;
@@ -1054,6 +1122,7 @@ SF_INLINE void jvp_tile(const struct sf_work *w, const struct sf_tile *tl, size_
 	const double *restrict tz = w->tz + h * st, *restrict Rd = w->Rd + h * st;
 	const double *ech[SF_CT], *edc[SF_CT];
 	v4 acc[SF_TT][SF_CT] = { { { 0 } } }, P[SF_TT] = { { 0 } }, ZQ[SF_TT] = { { 0 } };
+	SF_UNROLL
 	for (int q = 0; q < CT; q++) {
 		ech[q] = w->e + tl->ch[q] * st;
 		edc[q] = w->ed + (h * w->n_ch + tl->ch[q]) * st;
@@ -1062,6 +1131,7 @@ SF_INLINE void jvp_tile(const struct sf_work *w, const struct sf_tile *tl, size_
 		size_t lo, hi = pair_range(w, s1, s2, j, &lo);
 		double ej[SF_CT], edj[SF_CT];
 		int any = 0;
+		SF_UNROLL
 		for (int q = 0; q < CT; q++) {
 			ej[q] = ech[q][j];
 			edj[q] = edc[q][j];
@@ -1074,81 +1144,82 @@ SF_INLINE void jvp_tile(const struct sf_work *w, const struct sf_tile *tl, size_
 		for (size_t k = lo; k < hi; k += 4) {
 			v4 uxk = vld(ux + k), uyk = vld(uy + k), uzk = vld(uz + k);
 			v4 c = xj * uxk + yj * uyk + zj * uzk, X[SF_CT], Y[SF_CT];
-			tile_terms(tl, &c, P, ZQ);
+			tile_terms(tl, &c, P, ZQ, STD);
 			/* d cos θ_jk = (u_k·t_j − cos Ṙ_j)/R_j + (u_j·t_k − cos Ṙ_k)/R_k */
 			v4 cd = (uxk * txj + uyk * tyj + uzk * tzj - c * Rdj) * ij +
 				(xj * vld(tx + k) + yj * vld(ty + k) + zj * vld(tz + k) -
 				 c * vld(Rd + k)) * vld(inv + k);
+			SF_UNROLL
 			for (int q = 0; q < CT; q++) {
 				v4 E = vld(ech[q] + k);
 				X[q] = cd * (ej[q] * E);
 				Y[q] = edj[q] * E + ej[q] * vld(edc[q] + k);
 			}
+			SF_UNROLL
 			for (int t = 0; t < SF_TT; t++)
+				SF_UNROLL
 				for (int q = 0; q < CT; q++)
 					acc[t][q] += ZQ[t] * X[q] + P[t] * Y[q];
 		}
 	}
+	SF_UNROLL
 	for (int t = 0; t < SF_TT; t++)
+		SF_UNROLL
 		for (int q = 0; q < CT; q++)
 			res[t][q] = vsum(&acc[t][q]);
 }
 
-/* One instance of each kernel per channel count, and a dispatch on tl->n_ch. */
-#define TILE_INSTANCES(CT)                                                                   \
-	SF_CLONES static void fwd_tile_##CT(const struct sf_work *w, const struct sf_tile *tl, size_t s1, \
-				  size_t s2, double res[SF_TT][SF_CT])                       \
-	{                                                                                    \
-		fwd_tile(w, tl, s1, s2, CT, res);                                            \
-	}                                                                                    \
-	SF_CLONES static void vjp_tile_##CT(struct sf_work *w, const struct sf_tile *tl, size_t s1,       \
-				  size_t s2, const double Wp[SF_TT][SF_CT], size_t h)        \
-	{                                                                                    \
-		vjp_tile(w, tl, s1, s2, CT, Wp, h);                                          \
-	}                                                                                    \
-	SF_CLONES static void jvp_tile_##CT(const struct sf_work *w, const struct sf_tile *tl, size_t s1, \
-				  size_t s2, size_t h, double res[SF_TT][SF_CT])             \
-	{                                                                                    \
-		jvp_tile(w, tl, s1, s2, CT, h, res);                                         \
+/*
+ * One instance of each kernel per channel count and term layout (generic or
+ * default terms), and a dispatch on the tile.
+ */
+#define TILE_INSTANCES(CT, STD)                                                               \
+	SF_CLONES static void fwd_tile_##CT##STD(const struct sf_work *w,                       \
+						 const struct sf_tile *tl, size_t s1, size_t s2,  \
+						 double res[SF_TT][SF_CT])                        \
+	{                                                                                     \
+		fwd_tile(w, tl, s1, s2, CT, STD, res);                                        \
+	}                                                                                     \
+	SF_CLONES static void vjp_tile_##CT##STD(struct sf_work *w, const struct sf_tile *tl,   \
+						 size_t s1, size_t s2,                            \
+						 const double Wp[SF_TT][SF_CT], size_t h)         \
+	{                                                                                     \
+		vjp_tile(w, tl, s1, s2, CT, STD, Wp, h);                                      \
+	}                                                                                     \
+	SF_CLONES static void jvp_tile_##CT##STD(const struct sf_work *w,                       \
+						 const struct sf_tile *tl, size_t s1, size_t s2,  \
+						 size_t h, double res[SF_TT][SF_CT])              \
+	{                                                                                     \
+		jvp_tile(w, tl, s1, s2, CT, STD, h, res);                                     \
 	}
-TILE_INSTANCES(1)
-TILE_INSTANCES(2)
-TILE_INSTANCES(3)
-TILE_INSTANCES(4)
+TILE_INSTANCES(1, 0)
+TILE_INSTANCES(2, 0)
+TILE_INSTANCES(3, 0)
+TILE_INSTANCES(4, 0)
+TILE_INSTANCES(1, 1)
+TILE_INSTANCES(2, 1)
+TILE_INSTANCES(3, 1)
+TILE_INSTANCES(4, 1)
 #undef TILE_INSTANCES
 
-static void fwd_tile_any(const struct sf_work *w, const struct sf_tile *tl, size_t s1, size_t s2,
-			 double res[SF_TT][SF_CT])
+/* The instance for tile tl: index (n_ch − 1) + 4·std in the tables below. */
+static size_t tile_kind(const struct sf_tile *tl)
 {
-	switch (tl->n_ch) {
-	case 1: fwd_tile_1(w, tl, s1, s2, res); break;
-	case 2: fwd_tile_2(w, tl, s1, s2, res); break;
-	case 3: fwd_tile_3(w, tl, s1, s2, res); break;
-	default: fwd_tile_4(w, tl, s1, s2, res); break;
-	}
+	return (tl->n_ch - 1) + (tl->std ? 4 : 0);
 }
 
-static void vjp_tile_any(struct sf_work *w, const struct sf_tile *tl, size_t s1, size_t s2,
-			 const double Wp[SF_TT][SF_CT], size_t h)
-{
-	switch (tl->n_ch) {
-	case 1: vjp_tile_1(w, tl, s1, s2, Wp, h); break;
-	case 2: vjp_tile_2(w, tl, s1, s2, Wp, h); break;
-	case 3: vjp_tile_3(w, tl, s1, s2, Wp, h); break;
-	default: vjp_tile_4(w, tl, s1, s2, Wp, h); break;
-	}
-}
-
-static void jvp_tile_any(const struct sf_work *w, const struct sf_tile *tl, size_t s1, size_t s2,
-			 size_t h, double res[SF_TT][SF_CT])
-{
-	switch (tl->n_ch) {
-	case 1: jvp_tile_1(w, tl, s1, s2, h, res); break;
-	case 2: jvp_tile_2(w, tl, s1, s2, h, res); break;
-	case 3: jvp_tile_3(w, tl, s1, s2, h, res); break;
-	default: jvp_tile_4(w, tl, s1, s2, h, res); break;
-	}
-}
+typedef void (*fwd_fn)(const struct sf_work *, const struct sf_tile *, size_t, size_t,
+		       double[SF_TT][SF_CT]);
+typedef void (*vjp_fn)(struct sf_work *, const struct sf_tile *, size_t, size_t,
+		       const double[SF_TT][SF_CT], size_t);
+typedef void (*jvp_fn)(const struct sf_work *, const struct sf_tile *, size_t, size_t, size_t,
+		       double[SF_TT][SF_CT]);
+static const fwd_fn fwd_tiles[8] = { fwd_tile_10, fwd_tile_20, fwd_tile_30, fwd_tile_40,
+				      fwd_tile_11, fwd_tile_21, fwd_tile_31, fwd_tile_41 };
+static const vjp_fn vjp_tiles[8] = { vjp_tile_10, vjp_tile_20, vjp_tile_30, vjp_tile_40,
+				      vjp_tile_11, vjp_tile_21, vjp_tile_31, vjp_tile_41 };
+static const jvp_fn jvp_tiles[8] = { jvp_tile_10, jvp_tile_20, jvp_tile_30, jvp_tile_40,
+				      jvp_tile_11, jvp_tile_21, jvp_tile_31, jvp_tile_41 };
 
 /* ---- forward ---------------------------------------------------------------- */
 
@@ -1201,7 +1272,7 @@ static void forward_atom(struct sf_work *w, const struct sf_plan *p, size_t S)
 		for (size_t s2 = s1; s2 < S; s2++) {
 			const struct sf_block *b = &p->blocks[s1 * S + s2];
 			for (size_t ti = 0; ti < b->n_tiles; ti++) {
-				fwd_tile_any(w, &b->tiles[ti], s1, s2, res);
+				fwd_tiles[tile_kind(&b->tiles[ti])](w, &b->tiles[ti], s1, s2, res);
 				tile_scatter(acc, b, ti, res);
 			}
 			if (b->n3)
@@ -1301,7 +1372,7 @@ static void vjp_atom(struct sf_work *w, const struct sf_plan *p, size_t S)
 						Wp[t][q] += w->wt[h * md + b->g9[f].out] *
 							    b->terms[b->g9[f].term].pref;
 					}
-					vjp_tile_any(w, &b->tiles[ti], s1, s2, Wp, h);
+					vjp_tiles[tile_kind(&b->tiles[ti])](w, &b->tiles[ti], s1, s2, Wp, h);
 				}
 			if (b->n3)
 				g3_vjp(w, p, b, s1, s2);
@@ -1405,7 +1476,7 @@ static void jvp_atom(struct sf_work *w, const struct sf_plan *p, size_t S)
 			for (size_t s2 = s1; s2 < S; s2++) {
 				const struct sf_block *b = &p->blocks[s1 * S + s2];
 				for (size_t ti = 0; ti < b->n_tiles; ti++) {
-					jvp_tile_any(w, &b->tiles[ti], s1, s2, h, res);
+					jvp_tiles[tile_kind(&b->tiles[ti])](w, &b->tiles[ti], s1, s2, h, res);
 					tile_scatter(acc, b, ti, res);
 				}
 			}
