@@ -117,6 +117,21 @@ SF_INLINE v4 vpos(const v4 *v)
 struct sf_chan {
 	double eta, rs, rc;
 	size_t rci; /* index of rc in the plan's distinct cutoffs */
+	int chain;  /* the chain it is evaluated in, or −1 */
+};
+
+/*
+ * Channels with one η > 0 and r_c whose r_s are evenly spaced (the default
+ * radial set) form a chain: along it exp(−η(R − r_s)²) changes by a ratio
+ * that itself changes by the constant factor κ = exp(−2ηΔ²), so a chain of n
+ * channels costs two exp() per edge instead of n. Chains are only made
+ * where every exponent stays within ±600 for R in [0, r_c): no underflow or
+ * overflow on the way.
+ */
+struct sf_chain {
+	double eta, rs0, step, kappa;
+	size_t rci, n;
+	uint32_t *ch; /* (n) channels in r_s order */
 };
 
 struct sf_term {
@@ -173,6 +188,8 @@ struct sf_plan {
 	size_t rad_start[MLIP_MAX_ELEMENTS + 1]; /* radial functions of neighbour element s */
 	struct sf_ref *rad;                      /* (n radial), .term unused */
 	struct sf_block *blocks;                 /* (S, S), used for s1 <= s2 */
+	size_t n_chains;
+	struct sf_chain *chains;                 /* (n_chains) */
 	int has_g3;
 };
 
@@ -198,6 +215,9 @@ static void plan_release(struct sf_plan *p, size_t S)
 			free(p->blocks[k].tiles);
 		}
 	free(p->blocks);
+	for (size_t k = 0; p->chains && k < p->n_chains; k++)
+		free(p->chains[k].ch);
+	free(p->chains);
 }
 
 static size_t add_unique_rc(struct sf_plan *p, double rc)
@@ -219,6 +239,7 @@ static uint32_t add_channel(struct sf_plan *p, const struct mlip_sf *f)
 	c->rs = f->rs;
 	c->rc = f->rc;
 	c->rci = add_unique_rc(p, f->rc);
+	c->chain = -1;
 	return (uint32_t)p->n_ch++;
 }
 
@@ -327,6 +348,61 @@ out:
 	return rc;
 }
 
+/* Find the chains among the channels of p (see struct sf_chain). */
+static int plan_chains(struct sf_plan *p)
+{
+	uint32_t *list = calloc(p->n_ch + 1, sizeof(*list));
+	p->chains = calloc(p->n_ch / 3 + 1, sizeof(*p->chains));
+	if (!list || !p->chains) {
+		free(list);
+		return -1;
+	}
+	for (size_t c0 = 0; c0 < p->n_ch; c0++) {
+		const struct sf_chan *a = &p->ch[c0];
+		size_t n = 0;
+		if (a->chain >= 0 || !(a->eta > 0))
+			continue;
+		for (size_t c = c0; c < p->n_ch; c++)
+			if (p->ch[c].chain < 0 && p->ch[c].eta == a->eta && p->ch[c].rc == a->rc)
+				list[n++] = (uint32_t)c;
+		if (n < 3)
+			continue;
+		for (size_t q = 1; q < n; q++) { /* by r_s (insertion sort) */
+			uint32_t v = list[q];
+			size_t m = q;
+			for (; m > 0 && p->ch[list[m - 1]].rs > p->ch[v].rs; m--)
+				list[m] = list[m - 1];
+			list[m] = v;
+		}
+		double rs0 = p->ch[list[0]].rs, rs1 = p->ch[list[n - 1]].rs;
+		double step = (rs1 - rs0) / (double)(n - 1), eta = a->eta;
+		double dmax = rs1 > a->rc - rs0 ? rs1 : a->rc - rs0;
+		int even = step > 0;
+		for (size_t q = 0; q < n && even; q++) /* evenly spaced up to round-off */
+			even = fabs(p->ch[list[q]].rs - (rs0 + (double)q * step)) <= 1e-14 * rs1;
+		if (!even || eta * dmax * dmax > 600 || eta * (2 * step * dmax + step * step) > 600)
+			continue;
+		struct sf_chain *ch = &p->chains[p->n_chains];
+		ch->ch = malloc(n * sizeof(*ch->ch));
+		if (!ch->ch) {
+			free(list);
+			return -1;
+		}
+		memcpy(ch->ch, list, n * sizeof(*list));
+		ch->n = n;
+		ch->eta = eta;
+		ch->rs0 = rs0;
+		ch->step = step;
+		ch->kappa = exp(-2 * eta * step * step);
+		ch->rci = a->rci;
+		for (size_t q = 0; q < n; q++)
+			p->ch[list[q]].chain = (int)p->n_chains;
+		p->n_chains++;
+	}
+	free(list);
+	return 0;
+}
+
 /* Compile the functions of central element e (d->sf is validated and grouped). */
 static int plan_build(struct sf_plan *p, const struct mlip_descriptor *d, size_t e,
 		      struct mlip_err *err)
@@ -391,6 +467,8 @@ static int plan_build(struct sf_plan *p, const struct mlip_descriptor *d, size_t
 		if (b->n_terms > p->max_terms)
 			p->max_terms = b->n_terms;
 	}
+	if (plan_chains(p))
+		return mlip_err_set(err, MLIP_ENOMEM, "out of memory for symmetry functions");
 	return MLIP_OK;
 }
 
@@ -848,9 +926,28 @@ static void load_atom(struct sf_work *w, const struct sf_plan *p, const struct m
 					fc[q] = dfc[q] = 0;
 				}
 			}
+			for (size_t q = 0; q < p->n_chains; q++) {
+				const struct sf_chain *cn = &p->chains[q];
+				double f = fc[cn->rci], df = dfc[cn->rci], d = R - cn->rs0, g = 0, r = 0;
+				if (f != 0 || df != 0) {
+					g = exp(-cn->eta * d * d);
+					r = exp(cn->eta * (2 * cn->step * d - cn->step * cn->step));
+				}
+				for (size_t m = 0; m < cn->n; m++) {
+					size_t c = cn->ch[m];
+					double dr = R - p->ch[c].rs;
+					w->e[c * st + k] = g * f;
+					if (deriv)
+						w->de[c * st + k] = g * (df - 2 * cn->eta * dr * f);
+					g *= r;
+					r *= cn->kappa;
+				}
+			}
 			for (size_t c = 0; c < p->n_ch; c++) {
 				const struct sf_chan *ch = &p->ch[c];
 				double v = 0, dv = 0;
+				if (ch->chain >= 0)
+					continue;
 				if (fc[ch->rci] != 0 || dfc[ch->rci] != 0) {
 					double dr = R - ch->rs, g = ch->eta > 0 ? exp(-ch->eta * dr * dr) : 1;
 					v = g * fc[ch->rci];
