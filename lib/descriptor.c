@@ -72,6 +72,19 @@
 #define SF_INLINE static inline __attribute__((always_inline))
 #define SF_UNROLL _Pragma("GCC unroll 8") /* loops over the lanes of a tile */
 
+/*
+ * The per-atom work is built twice on x86-64, for AVX2 and for the baseline,
+ * and the loader picks one (GCC function multiversioning): the baseline copy
+ * splits each four-lane operation in two and runs several times slower, but
+ * computes the same numbers.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && \
+	!defined(__AVX2__)
+#define SF_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define SF_CLONES
+#endif
+
 typedef double v4 __attribute__((vector_size(32)));
 typedef long long v4l __attribute__((vector_size(32)));
 
@@ -823,7 +836,9 @@ struct sf_work {
 	double *ed;                            /* JVP (n_w, n_ch, stride) de */
 	double *wt;                            /* VJP (n_w, max_dim) dL/dG of the atom */
 	double *acc;                           /* (n_w, max_dim) G or dG of the atom */
-	double *fc, *dfc;                      /* (n_rc) cutoff function per distinct r_c */
+	double *fc, *dfc;                      /* (n_rc, stride) cutoff function per distinct r_c */
+	double *cg, *cr;                       /* (stride) a chain's value and ratio */
+	double *tmp;                           /* (stride) */
 	void *mem;
 };
 
@@ -854,7 +869,8 @@ static int work_alloc(struct sf_work *w, const struct mlip_descriptor *d, size_t
 	TAKE(gx, n_w * st); TAKE(gy, n_w * st); TAKE(gz, n_w * st);                            \
 	TAKE(tx, n_w * st); TAKE(ty, n_w * st); TAKE(tz, n_w * st); TAKE(Rd, n_w * st);        \
 	TAKE(wt, n_w * md); TAKE(acc, n_w * md);                                               \
-	TAKE(fc, n_rc); TAKE(dfc, n_rc);                                                       \
+	TAKE(fc, n_rc * st); TAKE(dfc, n_rc * st);                                             \
+	TAKE(cg, st); TAKE(cr, st); TAKE(tmp, st);                                             \
 	TAKE(edge, st) /* size_t and double have the same size on the supported targets */
 	size_t nd = 0;
 #define TAKE(ptr, count) (nd += R8(count))
@@ -879,7 +895,13 @@ static void work_free(struct sf_work *w)
 	w->mem = NULL;
 }
 
-static void load_atom(struct sf_work *w, const struct sf_plan *p, const struct mlip_env *env,
+/*
+ * Copy the neighbours of atom i into the slots, grouped by element, and
+ * evaluate every channel (and its R-derivative if deriv). Loops over slots
+ * run over whole four-lane chunks (padding included, where R = 0 and the
+ * cutoff functions are 0), so they vectorise without remainders.
+ */
+SF_CLONES static void load_atom(struct sf_work *w, const struct sf_plan *p, const struct mlip_env *env,
 		      size_t S, size_t i, int deriv)
 {
 	size_t e0 = env->first[i], n = env->first[i + 1] - e0, st = w->stride;
@@ -892,14 +914,11 @@ static void load_atom(struct sf_work *w, const struct sf_plan *p, const struct m
 		pos[s] = w->off[s];
 		w->off[s + 1] = (w->off[s] + w->cnt[s] + 3 + 3) & ~(size_t)3;
 	}
-	w->end = w->off[S];
-	MLIP_ASSERT(w->end <= st);
+	const size_t end = w->end = w->off[S];
+	MLIP_ASSERT(end <= st);
 	for (size_t s = 0; s < S; s++)
-		for (size_t k = w->off[s] + w->cnt[s]; k < w->off[s + 1]; k++) {
+		for (size_t k = w->off[s] + w->cnt[s]; k < w->off[s + 1]; k++)
 			w->R[k] = w->inv[k] = w->ux[k] = w->uy[k] = w->uz[k] = 0;
-			for (size_t c = 0; c < p->n_ch; c++)
-				w->e[c * st + k] = w->de[c * st + k] = 0;
-		}
 	for (size_t k = 0; k < n; k++) {
 		size_t m = pos[env->species[env->nbr[e0 + k]]]++;
 		const double *r = env->r + 3 * (e0 + k);
@@ -911,53 +930,79 @@ static void load_atom(struct sf_work *w, const struct sf_plan *p, const struct m
 		w->uy[m] = r[1] * inv;
 		w->uz[m] = r[2] * inv;
 	}
-	double *fc = w->fc, *dfc = w->dfc;
-	for (size_t s = 0; s < S; s++)
-		for (size_t k = w->off[s]; k < w->off[s] + w->cnt[s]; k++) {
-			double R = w->R[k];
-			for (size_t q = 0; q < p->n_rc; q++) {
-				double rc = p->rc[q];
-				if (R < rc) {
-					double sn, cs, x = M_PI / rc;
-					sincos(x * R, &sn, &cs);
-					fc[q] = 0.5 * (cs + 1);
-					dfc[q] = -0.5 * x * sn;
-				} else {
-					fc[q] = dfc[q] = 0;
-				}
-			}
-			for (size_t q = 0; q < p->n_chains; q++) {
-				const struct sf_chain *cn = &p->chains[q];
-				double f = fc[cn->rci], df = dfc[cn->rci], d = R - cn->rs0, g = 0, r = 0;
-				if (f != 0 || df != 0) {
-					g = exp(-cn->eta * d * d);
-					r = exp(cn->eta * (2 * cn->step * d - cn->step * cn->step));
-				}
-				for (size_t m = 0; m < cn->n; m++) {
-					size_t c = cn->ch[m];
-					double dr = R - p->ch[c].rs;
-					w->e[c * st + k] = g * f;
-					if (deriv)
-						w->de[c * st + k] = g * (df - 2 * cn->eta * dr * f);
-					g *= r;
-					r *= cn->kappa;
-				}
-			}
-			for (size_t c = 0; c < p->n_ch; c++) {
-				const struct sf_chan *ch = &p->ch[c];
-				double v = 0, dv = 0;
-				if (ch->chain >= 0)
-					continue;
-				if (fc[ch->rci] != 0 || dfc[ch->rci] != 0) {
-					double dr = R - ch->rs, g = ch->eta > 0 ? exp(-ch->eta * dr * dr) : 1;
-					v = g * fc[ch->rci];
-					dv = g * (dfc[ch->rci] - 2 * ch->eta * dr * fc[ch->rci]);
-				}
-				w->e[c * st + k] = v;
-				if (deriv)
-					w->de[c * st + k] = dv;
+	const double *R = w->R;
+	for (size_t q = 0; q < p->n_rc; q++) {
+		double rc = p->rc[q], x = M_PI / rc, *fc = w->fc + q * st, *dfc = w->dfc + q * st;
+		for (size_t k = 0; k < end; k++) {
+			if (R[k] > 0 && R[k] < rc) {
+				double sn, cs;
+				sincos(x * R[k], &sn, &cs);
+				fc[k] = 0.5 * (cs + 1);
+				dfc[k] = -0.5 * x * sn;
+			} else {
+				fc[k] = dfc[k] = 0;
 			}
 		}
+	}
+	for (size_t q = 0; q < p->n_chains; q++) {
+		const struct sf_chain *cn = &p->chains[q];
+		const double *fc = w->fc + cn->rci * st, *dfc = w->dfc + cn->rci * st;
+		double *g = w->cg, *r = w->cr;
+		for (size_t k = 0; k < end; k++) {
+			double d = R[k] - cn->rs0;
+			g[k] = r[k] = 0;
+			if (fc[k] != 0 || dfc[k] != 0) {
+				g[k] = exp(-cn->eta * d * d);
+				r[k] = exp(cn->eta * (2 * cn->step * d - cn->step * cn->step));
+			}
+		}
+		for (size_t m = 0; m < cn->n; m++) {
+			size_t c = cn->ch[m];
+			double rs = p->ch[c].rs, eta2 = 2 * cn->eta, kappa = cn->kappa;
+			double *e = w->e + c * st, *de = w->de + c * st;
+			for (size_t k = 0; k < end; k += 4) {
+				v4 gk = vld(g + k), f = vld(fc + k);
+				vst(e + k, gk * f);
+				if (deriv)
+					vst(de + k, gk * (vld(dfc + k) - eta2 * (vld(R + k) - rs) * f));
+				vst(g + k, gk * vld(r + k));
+				vst(r + k, vld(r + k) * kappa);
+			}
+		}
+	}
+	for (size_t c = 0; c < p->n_ch; c++) {
+		const struct sf_chan *ch = &p->ch[c];
+		const double *fc = w->fc + ch->rci * st, *dfc = w->dfc + ch->rci * st;
+		double *e = w->e + c * st, *de = w->de + c * st;
+		if (ch->chain >= 0)
+			continue;
+		for (size_t k = 0; k < end; k++) {
+			double v = 0, dv = 0;
+			if (fc[k] != 0 || dfc[k] != 0) {
+				double dr = R[k] - ch->rs, g = ch->eta > 0 ? exp(-ch->eta * dr * dr) : 1;
+				v = g * fc[k];
+				dv = g * (dfc[k] - 2 * ch->eta * dr * fc[k]);
+			}
+			e[k] = v;
+			if (deriv)
+				de[k] = dv;
+		}
+	}
+}
+
+/* End of element s's slots rounded up to whole chunks (inside its padding). */
+static size_t seg_end4(const struct sf_work *w, size_t s)
+{
+	return w->off[s] + ((w->cnt[s] + 3) & ~(size_t)3);
+}
+
+/* Σ of x over element s's slots, in four lanes (the padding adds 0). */
+static double seg_sum(const struct sf_work *w, size_t s, const double *x)
+{
+	v4 a = vset(0);
+	for (size_t k = w->off[s]; k < seg_end4(w, s); k += 4)
+		a += vld(x + k);
+	return vsum(&a);
 }
 
 /* The k range of a j in block (s1, s2): [*lo, return value). */
@@ -967,18 +1012,6 @@ static size_t pair_range(const struct sf_work *w, size_t s1, size_t s2, size_t j
 	return w->off[s2] + w->cnt[s2];
 }
 
-/*
- * The tile kernels are built twice on x86-64, for AVX2 and for the baseline,
- * and the loader picks one (GCC function multiversioning): the baseline copy
- * splits each four-lane operation in two and runs several times slower, but
- * computes the same numbers.
- */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && \
-	!defined(__AVX2__)
-#define SF_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define SF_CLONES
-#endif
 
 /*
  * The terms of tile tl on four lanes of cos θ: P_t = (1 + λc)^ζ and, if
@@ -1353,18 +1386,13 @@ static void tile_scatter(double *out, const struct sf_block *b, size_t ti,
 					     res[b->g9_slot[f] / SF_CT][b->g9_slot[f] % SF_CT];
 }
 
-static void forward_atom(struct sf_work *w, const struct sf_plan *p, size_t S)
+SF_CLONES static void forward_atom(struct sf_work *w, const struct sf_plan *p, size_t S)
 {
 	double *acc = w->acc, res[SF_TT][SF_CT];
 	memset(acc, 0, p->dim * sizeof(double));
 	for (size_t s = 0; s < S; s++)
-		for (size_t r = p->rad_start[s]; r < p->rad_start[s + 1]; r++) {
-			const double *ec = w->e + p->rad[r].ch * w->stride;
-			double sum = 0;
-			for (size_t k = w->off[s]; k < w->off[s] + w->cnt[s]; k++)
-				sum += ec[k];
-			acc[p->rad[r].out] += sum;
-		}
+		for (size_t r = p->rad_start[s]; r < p->rad_start[s + 1]; r++)
+			acc[p->rad[r].out] += seg_sum(w, s, w->e + p->rad[r].ch * w->stride);
 	for (size_t s1 = 0; s1 < S; s1++)
 		for (size_t s2 = s1; s2 < S; s2++) {
 			const struct sf_block *b = &p->blocks[s1 * S + s2];
@@ -1433,7 +1461,7 @@ static void g3_vjp(struct sf_work *w, const struct sf_plan *p, const struct sf_b
 }
 
 /* Adjoints of every slot for the weights w->wt (n_w sets). */
-static void vjp_atom(struct sf_work *w, const struct sf_plan *p, size_t S)
+SF_CLONES static void vjp_atom(struct sf_work *w, const struct sf_plan *p, size_t S)
 {
 	const size_t st = w->stride, nw = w->n_w, end = w->end, md = w->max_dim;
 	for (size_t h = 0; h < nw; h++) {
@@ -1452,8 +1480,8 @@ static void vjp_atom(struct sf_work *w, const struct sf_plan *p, size_t S)
 			for (size_t r = p->rad_start[s]; r < p->rad_start[s + 1]; r++) {
 				double a = w->wt[h * md + p->rad[r].out];
 				double *gc = w->ge + (h * w->n_ch + p->rad[r].ch) * st;
-				for (size_t k = w->off[s]; k < w->off[s] + w->cnt[s]; k++)
-					gc[k] += a;
+				for (size_t k = w->off[s]; k < seg_end4(w, s); k += 4)
+					vst(gc + k, vld(gc + k) + a);
 			}
 	}
 	for (size_t s1 = 0; s1 < S; s1++)
@@ -1477,22 +1505,26 @@ static void vjp_atom(struct sf_work *w, const struct sf_plan *p, size_t S)
 }
 
 /* Edge gradients of weight set h from the slot adjoints: g_edge rows of the atom's edges. */
-static void vjp_store(double *g_edge, const struct sf_work *w, const struct sf_plan *p, size_t S,
+SF_CLONES static void vjp_store(double *g_edge, const struct sf_work *w, const struct sf_plan *p, size_t S,
 		      size_t h)
 {
 	const size_t st = w->stride;
 	const double *ge = w->ge + h * w->n_ch * st;
 	const double *vx = w->vx + h * st, *vy = w->vy + h * st, *vz = w->vz + h * st;
 	const double *vs = w->vs + h * st;
+	double *gr = w->tmp; /* ∂L/∂R per slot (the padding's garbage times de = 0 is 0) */
+	for (size_t k = 0; k < w->end; k += 4) {
+		v4 a = vld(ge + k) * vld(w->de + k);
+		for (size_t c = 1; c < p->n_ch; c++)
+			a += vld(ge + c * st + k) * vld(w->de + c * st + k);
+		vst(gr + k, a);
+	}
 	for (size_t s = 0; s < S; s++)
 		for (size_t k = w->off[s]; k < w->off[s] + w->cnt[s]; k++) {
-			double gr = 0;
-			for (size_t c = 0; c < p->n_ch; c++)
-				gr += ge[c * st + k] * w->de[c * st + k];
 			/* ∂cos θ_jk/∂r_k = (u_j − cos u_k)/R_k: Σ_j over it is (v_k − s_k u_k)/R_k */
-			double g[3] = { gr * w->ux[k] + w->inv[k] * (vx[k] - vs[k] * w->ux[k]),
-					gr * w->uy[k] + w->inv[k] * (vy[k] - vs[k] * w->uy[k]),
-					gr * w->uz[k] + w->inv[k] * (vz[k] - vs[k] * w->uz[k]) };
+			double g[3] = { gr[k] * w->ux[k] + w->inv[k] * (vx[k] - vs[k] * w->ux[k]),
+					gr[k] * w->uy[k] + w->inv[k] * (vy[k] - vs[k] * w->uy[k]),
+					gr[k] * w->uz[k] + w->inv[k] * (vz[k] - vs[k] * w->uz[k]) };
 			if (p->has_g3) {
 				g[0] += w->gx[h * st + k];
 				g[1] += w->gy[h * st + k];
@@ -1548,7 +1580,7 @@ static void g3_jvp(struct sf_work *w, const struct sf_plan *p, const struct sf_b
 }
 
 /* Tangents of every function along the edge tangents in w->tx.. (n_w sets) into w->acc. */
-static void jvp_atom(struct sf_work *w, const struct sf_plan *p, size_t S)
+SF_CLONES static void jvp_atom(struct sf_work *w, const struct sf_plan *p, size_t S)
 {
 	const size_t st = w->stride, end = w->end, cst = w->n_ch * st;
 	double res[SF_TT][SF_CT];
@@ -1556,19 +1588,15 @@ static void jvp_atom(struct sf_work *w, const struct sf_plan *p, size_t S)
 		double *acc = w->acc + h * w->max_dim, *Rd = w->Rd + h * st, *ed = w->ed + h * cst;
 		const double *tx = w->tx + h * st, *ty = w->ty + h * st, *tz = w->tz + h * st;
 		memset(acc, 0, p->dim * sizeof(double));
-		for (size_t k = 0; k < end; k++)
-			Rd[k] = w->ux[k] * tx[k] + w->uy[k] * ty[k] + w->uz[k] * tz[k];
+		for (size_t k = 0; k < end; k += 4)
+			vst(Rd + k, vld(w->ux + k) * vld(tx + k) + vld(w->uy + k) * vld(ty + k) +
+					    vld(w->uz + k) * vld(tz + k));
 		for (size_t c = 0; c < p->n_ch; c++)
-			for (size_t k = 0; k < end; k++)
-				ed[c * st + k] = w->de[c * st + k] * Rd[k];
+			for (size_t k = 0; k < end; k += 4)
+				vst(ed + c * st + k, vld(w->de + c * st + k) * vld(Rd + k));
 		for (size_t s = 0; s < S; s++)
-			for (size_t r = p->rad_start[s]; r < p->rad_start[s + 1]; r++) {
-				const double *edc = ed + p->rad[r].ch * st;
-				double sum = 0;
-				for (size_t k = w->off[s]; k < w->off[s] + w->cnt[s]; k++)
-					sum += edc[k];
-				acc[p->rad[r].out] += sum;
-			}
+			for (size_t r = p->rad_start[s]; r < p->rad_start[s + 1]; r++)
+				acc[p->rad[r].out] += seg_sum(w, s, ed + p->rad[r].ch * st);
 		for (size_t s1 = 0; s1 < S; s1++)
 			for (size_t s2 = s1; s2 < S; s2++) {
 				const struct sf_block *b = &p->blocks[s1 * S + s2];
