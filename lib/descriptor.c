@@ -76,10 +76,10 @@
  * The per-atom work is built twice on x86-64, for AVX2 and for the baseline,
  * and the loader picks one (GCC function multiversioning): the baseline copy
  * splits each four-lane operation in two and runs several times slower, but
- * computes the same numbers.
+ * computes the same numbers. -DMLIP_NO_CLONES builds the baseline alone.
  */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && \
-	!defined(__AVX2__)
+	!defined(__AVX2__) && !defined(MLIP_NO_CLONES)
 #define SF_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define SF_CLONES
