@@ -191,7 +191,7 @@ size_t mlip_mlp_cache_count(const struct mlip_mlp *net, size_t n, size_t n_strea
 {
 	size_t c = n * net->width[net->n_hidden + 1];
 	for (size_t l = 0; l < net->n_hidden; l++)
-		c += 2 * n_streams * n * net->width[l + 1] + 2 * n * net->width[l + 1];
+		c += 2 * n_streams * n * net->width[l + 1] + (n_streams > 1 ? 2 : 1) * n * net->width[l + 1];
 	return c;
 }
 
@@ -209,8 +209,10 @@ void mlip_mlp_cache_carve(struct mlip_mlp_cache *c, const struct mlip_mlp *net, 
 		buf += n_streams * n * net->width[l + 1];
 		c->d1[l] = buf;
 		buf += n * net->width[l + 1];
-		c->d2[l] = buf;
-		buf += n * net->width[l + 1];
+		if (n_streams > 1) { /* φ'' serves the tangent streams only */
+			c->d2[l] = buf;
+			buf += n * net->width[l + 1];
+		}
 	}
 	c->out = buf;
 }
@@ -239,10 +241,11 @@ void mlip_mlp_forward(struct mlip_mlp_cache *c, const struct mlip_mlp *net,
 		mlip_real *a = c->a[l], *h = c->h[l], *d1 = c->d1[l], *d2 = c->d2[l];
 		for (size_t k = 0; k < n * w; k++) {
 			double f, g1, g2;
-			mlip_act_eval(net->act, (double)a[k], &f, &g1, &g2);
+			mlip_act_eval(net->act, (double)a[k], &f, &g1, d2 ? &g2 : NULL);
 			h[k] = (mlip_real)f;
 			d1[k] = (mlip_real)g1;
-			d2[k] = (mlip_real)g2;
+			if (d2)
+				d2[k] = (mlip_real)g2;
 		}
 	}
 	linear_fwd(net, c->out, layer_in(c, L), p->w[L], p->b[L], n, net->width[L],
@@ -318,7 +321,7 @@ void mlip_mlp_backward(struct mlip_mlp_params *g, mlip_real *scratch, const mlip
 		const mlip_real *ad = c->a[l] + nw, *g1 = c->d1[l], *g2 = c->d2[l];
 		/* primal:  ā = z̄ φ'(a) + Σ_t z̄_t φ''(a) ȧ_t;  tangent t:  ā_t = z̄_t φ'(a) */
 		for (size_t k = 0; k < nw; k++) {
-			double d1 = (double)g1[k], d2 = (double)g2[k];
+			double d1 = (double)g1[k], d2 = n_tan ? (double)g2[k] : 0;
 			double s = (double)zb[k] * d1;
 			for (size_t t = 0; t < n_tan; t++) {
 				double zt = (double)zb[(1 + t) * nw + k];

@@ -83,7 +83,8 @@ struct mlip_mlp_cache {
 	mlip_real *a[MLIP_MAX_HIDDEN];       /* (n_streams·n, width[l+1]) pre-activations */
 	mlip_real *h[MLIP_MAX_HIDDEN];       /* (n_streams·n, width[l+1]) φ(a), or ḣ */
 	mlip_real *d1[MLIP_MAX_HIDDEN];      /* (n, width[l+1]) φ'(a) of the primal rows */
-	mlip_real *d2[MLIP_MAX_HIDDEN];      /* (n, width[l+1]) φ''(a) of the primal rows */
+	mlip_real *d2[MLIP_MAX_HIDDEN];      /* (n, width[l+1]) φ''(a) of the primal rows, or
+						NULL with one stream (no tangents) */
 	mlip_real *out;                      /* (n, H) primal outputs */
 };
 
