@@ -131,6 +131,7 @@ struct sf_chan {
 	double eta, rs, rc;
 	size_t rci; /* index of rc in the plan's distinct cutoffs */
 	int chain;  /* the chain it is evaluated in, or −1 */
+	int xi;     /* outside chains with η > 0: index of its exp() in edge_values, else −1 */
 };
 
 /*
@@ -203,6 +204,7 @@ struct sf_plan {
 	struct sf_block *blocks;                 /* (S, S), used for s1 <= s2 */
 	size_t n_chains;
 	struct sf_chain *chains;                 /* (n_chains) */
+	size_t n_vals;                           /* transcendental values per edge (edge_values) */
 	int has_g3;
 };
 
@@ -482,6 +484,9 @@ static int plan_build(struct sf_plan *p, const struct mlip_descriptor *d, size_t
 	}
 	if (plan_chains(p))
 		return mlip_err_set(err, MLIP_ENOMEM, "out of memory for symmetry functions");
+	p->n_vals = 2 * p->n_rc + 2 * p->n_chains;
+	for (size_t c = 0; c < p->n_ch; c++)
+		p->ch[c].xi = p->ch[c].chain < 0 && p->ch[c].eta > 0 ? (int)p->n_vals++ : -1;
 	return MLIP_OK;
 }
 
@@ -683,6 +688,7 @@ void mlip_env_release(struct mlip_env *env)
 	free(env->nbr);
 	free(env->r);
 	free(env->volume);
+	free(env->cache);
 	mlip_env_init(env);
 }
 
@@ -790,6 +796,7 @@ int mlip_env_build(struct mlip_env *env, const struct mlip_descriptor *d,
 	}
 	env->n_edges = m;
 	env->max_nb = max_nb;
+	env->cache_stride = 0;
 	return MLIP_OK;
 }
 
@@ -836,21 +843,23 @@ struct sf_work {
 	double *ed;                            /* JVP (n_w, n_ch, stride) de */
 	double *wt;                            /* VJP (n_w, max_dim) dL/dG of the atom */
 	double *acc;                           /* (n_w, max_dim) G or dG of the atom */
-	double *fc, *dfc;                      /* (n_rc, stride) cutoff function per distinct r_c */
-	double *cg, *cr;                       /* (stride) a chain's value and ratio */
 	double *tmp;                           /* (stride) */
+	double *vals;                          /* (n_vals, stride) edge_values of each slot */
+	double *ev;                            /* (n_vals) edge_values of one edge */
 	void *mem;
 };
 
 static int work_alloc(struct sf_work *w, const struct mlip_descriptor *d, size_t max_nb,
 		      size_t n_w)
 {
-	size_t S = d->n_elements, n_ch = 1, n_rc = 1;
+	size_t S = d->n_elements, n_ch = 1, n_rc = 1, nv = 1;
 	for (size_t e = 0; e < S; e++) {
 		if (d->plan[e].n_ch > n_ch)
 			n_ch = d->plan[e].n_ch;
 		if (d->plan[e].n_rc > n_rc)
 			n_rc = d->plan[e].n_rc;
+		if (d->plan[e].n_vals > nv)
+			nv = d->plan[e].n_vals;
 	}
 	size_t st = (max_nb + 6 * S + 3) & ~(size_t)3, md = d->max_dim ? d->max_dim : 1;
 	memset(w, 0, sizeof(*w));
@@ -869,8 +878,7 @@ static int work_alloc(struct sf_work *w, const struct mlip_descriptor *d, size_t
 	TAKE(gx, n_w * st); TAKE(gy, n_w * st); TAKE(gz, n_w * st);                            \
 	TAKE(tx, n_w * st); TAKE(ty, n_w * st); TAKE(tz, n_w * st); TAKE(Rd, n_w * st);        \
 	TAKE(wt, n_w * md); TAKE(acc, n_w * md);                                               \
-	TAKE(fc, n_rc * st); TAKE(dfc, n_rc * st);                                             \
-	TAKE(cg, st); TAKE(cr, st); TAKE(tmp, st);                                             \
+	TAKE(tmp, st); TAKE(vals, st * nv); TAKE(ev, nv);                                      \
 	TAKE(edge, st) /* size_t and double have the same size on the supported targets */
 	size_t nd = 0;
 #define TAKE(ptr, count) (nd += R8(count))
@@ -893,6 +901,74 @@ static void work_free(struct sf_work *w)
 {
 	free(w->mem);
 	w->mem = NULL;
+}
+
+/*
+ * The transcendental values of one edge of length R for plan p: per distinct
+ * r_c, f_c and f_c'; per chain, its first exp and first ratio; per channel
+ * outside chains with η > 0, its exp (index xi). 0 beyond the cutoff.
+ */
+static void edge_values(const struct sf_plan *p, double R, double *v)
+{
+	for (size_t q = 0; q < p->n_rc; q++) {
+		double rc = p->rc[q];
+		v[2 * q] = v[2 * q + 1] = 0;
+		if (R < rc) {
+			double sn, cs, x = M_PI / rc;
+			sincos(x * R, &sn, &cs);
+			v[2 * q] = 0.5 * (cs + 1);
+			v[2 * q + 1] = -0.5 * x * sn;
+		}
+	}
+	for (size_t q = 0; q < p->n_chains; q++) {
+		const struct sf_chain *cn = &p->chains[q];
+		double d = R - cn->rs0, *cv = v + 2 * p->n_rc + 2 * q;
+		cv[0] = cv[1] = 0;
+		if (v[2 * cn->rci] != 0 || v[2 * cn->rci + 1] != 0) {
+			cv[0] = exp(-cn->eta * d * d);
+			cv[1] = exp(cn->eta * (2 * cn->step * d - cn->step * cn->step));
+		}
+	}
+	for (size_t c = 0; c < p->n_ch; c++) {
+		const struct sf_chan *ch = &p->ch[c];
+		double dr = R - ch->rs;
+		if (ch->xi < 0)
+			continue;
+		v[ch->xi] = 0;
+		if (v[2 * ch->rci] != 0 || v[2 * ch->rci + 1] != 0)
+			v[ch->xi] = exp(-ch->eta * dr * dr);
+	}
+}
+
+/* |r|, the same way everywhere (the cache must match a fresh evaluation bit for bit). */
+static double edge_length(const double *r)
+{
+	return sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2]);
+}
+
+int mlip_env_cache(struct mlip_env *env, const struct mlip_descriptor *d, struct mlip_err *err)
+{
+	size_t cs = 1, N = env->n_atoms;
+	for (size_t e = 0; e < d->n_elements; e++)
+		if (d->plan[e].n_vals > cs)
+			cs = d->plan[e].n_vals;
+	env->cache_stride = 0;
+	if (env->n_edges * cs > env->alloc_cache) {
+		if (grow((void **)&env->cache, env->n_edges * cs, sizeof(double)))
+			return mlip_err_set(err, MLIP_ENOMEM, "out of memory for %zu edges",
+					    env->n_edges);
+		env->alloc_cache = env->n_edges * cs;
+	}
+	int nt = mlip_descriptor_threads(d, N);
+	(void)nt;
+	SF_PRAGMA(omp parallel for num_threads(nt) if (nt > 1) schedule(dynamic, SF_ATOMS_PER_TASK))
+	for (size_t i = 0; i < N; i++) {
+		const struct sf_plan *p = &d->plan[env->species[i]];
+		for (size_t e = env->first[i]; e < env->first[i + 1]; e++)
+			edge_values(p, edge_length(env->r + 3 * e), env->cache + e * cs);
+	}
+	env->cache_stride = cs;
+	return MLIP_OK;
 }
 
 /*
@@ -922,7 +998,7 @@ SF_CLONES static void load_atom(struct sf_work *w, const struct sf_plan *p, cons
 	for (size_t k = 0; k < n; k++) {
 		size_t m = pos[env->species[env->nbr[e0 + k]]]++;
 		const double *r = env->r + 3 * (e0 + k);
-		double R = sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2]), inv = 1 / R;
+		double R = edge_length(r), inv = 1 / R;
 		w->edge[m] = e0 + k;
 		w->R[m] = R;
 		w->inv[m] = inv;
@@ -930,32 +1006,29 @@ SF_CLONES static void load_atom(struct sf_work *w, const struct sf_plan *p, cons
 		w->uy[m] = r[1] * inv;
 		w->uz[m] = r[2] * inv;
 	}
+	/* The transcendental values, one row per value (edge_values order): from
+	 * the cache, or evaluated here; 0 in the padding. */
 	const double *R = w->R;
-	for (size_t q = 0; q < p->n_rc; q++) {
-		double rc = p->rc[q], x = M_PI / rc, *fc = w->fc + q * st, *dfc = w->dfc + q * st;
-		for (size_t k = 0; k < end; k++) {
-			if (R[k] > 0 && R[k] < rc) {
-				double sn, cs;
-				sincos(x * R[k], &sn, &cs);
-				fc[k] = 0.5 * (cs + 1);
-				dfc[k] = -0.5 * x * sn;
-			} else {
-				fc[k] = dfc[k] = 0;
-			}
+	const size_t nv = p->n_vals, cs = env->cache_stride;
+	double *V = w->vals;
+	for (size_t s = 0; s < S; s++) {
+		for (size_t k = w->off[s]; k < w->off[s] + w->cnt[s]; k++) {
+			const double *v = w->ev;
+			if (cs)
+				v = env->cache + w->edge[k] * cs;
+			else
+				edge_values(p, R[k], w->ev);
+			for (size_t q = 0; q < nv; q++)
+				V[q * st + k] = v[q];
 		}
+		for (size_t k = w->off[s] + w->cnt[s]; k < w->off[s + 1]; k++)
+			for (size_t q = 0; q < nv; q++)
+				V[q * st + k] = 0;
 	}
 	for (size_t q = 0; q < p->n_chains; q++) {
 		const struct sf_chain *cn = &p->chains[q];
-		const double *fc = w->fc + cn->rci * st, *dfc = w->dfc + cn->rci * st;
-		double *g = w->cg, *r = w->cr;
-		for (size_t k = 0; k < end; k++) {
-			double d = R[k] - cn->rs0;
-			g[k] = r[k] = 0;
-			if (fc[k] != 0 || dfc[k] != 0) {
-				g[k] = exp(-cn->eta * d * d);
-				r[k] = exp(cn->eta * (2 * cn->step * d - cn->step * cn->step));
-			}
-		}
+		const double *fc = V + 2 * cn->rci * st, *dfc = V + (2 * cn->rci + 1) * st;
+		double *g = V + (2 * p->n_rc + 2 * q) * st, *r = g + st; /* advanced in place */
 		for (size_t m = 0; m < cn->n; m++) {
 			size_t c = cn->ch[m];
 			double rs = p->ch[c].rs, eta2 = 2 * cn->eta, kappa = cn->kappa;
@@ -972,14 +1045,14 @@ SF_CLONES static void load_atom(struct sf_work *w, const struct sf_plan *p, cons
 	}
 	for (size_t c = 0; c < p->n_ch; c++) {
 		const struct sf_chan *ch = &p->ch[c];
-		const double *fc = w->fc + ch->rci * st, *dfc = w->dfc + ch->rci * st;
+		const double *fc = V + 2 * ch->rci * st, *dfc = V + (2 * ch->rci + 1) * st;
 		double *e = w->e + c * st, *de = w->de + c * st;
 		if (ch->chain >= 0)
 			continue;
 		for (size_t k = 0; k < end; k++) {
 			double v = 0, dv = 0;
 			if (fc[k] != 0 || dfc[k] != 0) {
-				double dr = R[k] - ch->rs, g = ch->eta > 0 ? exp(-ch->eta * dr * dr) : 1;
+				double dr = R[k] - ch->rs, g = ch->xi >= 0 ? V[ch->xi * st + k] : 1;
 				v = g * fc[k];
 				dv = g * (dfc[k] - 2 * ch->eta * dr * fc[k]);
 			}

@@ -119,7 +119,9 @@ struct mlip_env {
 	int32_t *nbr;         /* (E) neighbour atom j, batch-global */
 	double *r;            /* (E, 3) r_ij = r_j + n·H − r_i, Å */
 	double *volume;       /* (B) |det H| where the stress is defined, else 0 */
-	size_t alloc_atoms, alloc_edges, alloc_systems;
+	size_t cache_stride;  /* doubles per edge in cache; 0: no cache (mlip_env_cache) */
+	double *cache;        /* (E, cache_stride) the edges' sincos and exp values */
+	size_t alloc_atoms, alloc_edges, alloc_systems, alloc_cache;
 };
 
 void mlip_env_init(struct mlip_env *env);
@@ -135,6 +137,16 @@ void mlip_env_release(struct mlip_env *env);
  */
 int mlip_env_build(struct mlip_env *env, const struct mlip_descriptor *d,
 		   const struct mlip_batch *b, struct mlip_err *err);
+
+/*
+ * Evaluate once the transcendental part of every edge's radial terms (cutoff
+ * functions and exponentials: a few doubles per edge, 6 for the default set)
+ * and keep it in env, so that the forward, VJP and JVP passes that follow
+ * read it instead of calling sincos and exp again; the results are the same,
+ * bit for bit. Worth it when more than one pass follows (forces, training).
+ * mlip_env_build drops the cache. MLIP_ENOMEM.
+ */
+int mlip_env_cache(struct mlip_env *env, const struct mlip_descriptor *d, struct mlip_err *err);
 
 /*
  * From edge gradients g_edge (E, 3) = ∂L/∂r_e to atoms and strain: adds

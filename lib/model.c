@@ -292,7 +292,7 @@ size_t mlip_model_work_bytes(const struct mlip_model *m)
 				    &w->b_f, &w->b_at };
 	size_t b = v->alloc_atoms * (2 * sizeof(int32_t) + sizeof(size_t)) +
 		   v->alloc_edges * (sizeof(int32_t) + 3 * sizeof(double)) +
-		   v->alloc_systems * sizeof(double);
+		   v->alloc_systems * sizeof(double) + v->alloc_cache * sizeof(double);
 	for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++)
 		b += all[k]->bytes;
 	return b;
@@ -386,6 +386,11 @@ int mlip_model_forward(struct mlip_model *m, const struct mlip_batch *b, unsigne
 	int rc;
 	w->batch = NULL;
 	if ((rc = mlip_env_build(env, &m->desc, b, err)) || (rc = layout(m, flags, err)))
+		return rc;
+	/* A VJP (forces, stress) or a JVP (training) follows: evaluate the edges'
+	 * sincos and exp once for all passes. */
+	if ((flags & (MLIP_MODEL_FORCES | MLIP_MODEL_STRESS | MLIP_MODEL_TRAIN)) &&
+	    (rc = mlip_env_cache(env, &m->desc, err)))
 		return rc;
 	size_t N = env->n_atoms, B = env->n_systems, H = m->config.n_heads;
 	size_t n_el = m->desc.n_elements;
