@@ -19,9 +19,15 @@
  * returns dL/dr_e per edge (E×3) and the JVP takes a tangent per edge; the
  * model turns edge gradients into forces (F_j −= g_e, F_i += g_e) and the
  * virial (Σ_e r_e ⊗ g_e), and displacements u plus a strain ε into edge
- * tangents (u_j − u_i + r_e ε). Nothing is cached between calls: each call
- * walks the neighbour pairs of every atom again, so memory stays O(N + E)
- * plus a scratch of O(max_nb) per thread.
+ * tangents (u_j − u_i + r_e ε). No pair (triplet) data is kept between
+ * calls: each call walks the neighbour pairs of every atom again. What may be
+ * kept is per edge (mlip_env_cache: the sincos and exp values, 6 doubles per
+ * edge for the default set), so memory stays O(N + E) plus a scratch of
+ * O(max_nb) per thread.
+ *
+ * Threads: the evaluations share the atoms among OpenMP threads (see
+ * mlip_descriptor_threads); each atom's outputs are written by one thread in
+ * a fixed order, so results are the same for any thread count.
  *
  * Default set (mlip_descriptor_default), for cutoff r_c and S elements,
  * identical for every central element:
