@@ -11,26 +11,32 @@
  *     P(cos) = 2^{1−ζ} (1 + λ cos)^ζ. A G2 function is a channel summed over
  *     the neighbours of one element; a G9 function is a (term, channel) pair,
  *     since its summand factorises as P(cos θ_ijk) e_c(R_ij) e_c(R_ik).
+ *   - Per edge, the transcendental part (one sincos per distinct r_c, one
+ *     exp per channel with η > 0, two per chain of evenly spaced radial
+ *     channels: struct sf_chain) is edge_values(); mlip_env_cache keeps it
+ *     for all the passes of a batch.
  *   - Per atom i the neighbours are copied into structure-of-arrays scratch
  *     ("slots"), grouped by element; each group is followed by at least three
- *     zero slots and the next group starts at a multiple of four. The channel
- *     values are evaluated once per edge (one sincos per distinct r_c, one
- *     exp per channel with η > 0).
- *   - Pairs j<k are visited as: for each j, the k of the partner group in
- *     chunks of four lanes (v4 below). A chunk may run past the group's end
- *     into its zero slots, whose channel values are 0, so they add nothing:
- *     no remainder loops, no masks. Per chunk, cos θ and all terms of the
- *     block are computed once in registers: the powers (1 + λ cos)^{ζ−1} by a
- *     ladder of squares shared by the terms of one λ (integer ζ; pow() per
- *     lane otherwise), without the factor 2^{1−ζ}, which is applied once per
- *     function at the end. The G9 sums accumulate in four lanes per function
- *     over all pairs and are reduced once per atom and block.
+ *     zero slots and the next group starts at a multiple of four, and the
+ *     channel values are formed there, four slots at a time.
+ *   - A block's G9 functions are cut into dense tiles of up to 8 terms × 4
+ *     channels (struct sf_tile). Pairs j<k are visited per tile as: for each
+ *     j, the k of the partner group in chunks of four lanes (v4 below). A
+ *     chunk may run past the group's end into its zero slots, whose channel
+ *     values are 0, so they add nothing: no remainder loops, no masks. Per
+ *     chunk, cos θ and the tile's terms are computed once in registers (the
+ *     default terms ζ ∈ {1, 2, 4, 16} by straight-line squaring; others by a
+ *     ladder of squares, or pow() per lane for a non-integer ζ), without the
+ *     factor 2^{1−ζ}, which is applied once per function at the end. The
+ *     tile's sums accumulate in four lanes per (term, channel) over all pairs
+ *     and are reduced once per atom and tile. Each kernel is instantiated
+ *     per channel count and term layout, so the accumulators are registers.
  *   - The VJP uses the same walk with the adjoints combined per chunk:
  *     A_c = Σ_f w_f P_f, B_c = Σ_f w_f P'_f, so ∂L/∂cos θ_jk = Σ_c B_c e_c(j) e_c(k).
  *     The angle's position terms are kept per slot as Σ ∂L/∂cos · u_other
  *     and Σ ∂L/∂cos · cos, and turned into vectors once per edge. Several
- *     weight sets (heads) share one walk.
- *   - The JVP also shares one walk among several tangents.
+ *     weight sets (heads) share one slot load; the JVP likewise for several
+ *     tangents.
  *   - G3 functions do not factorise (they need R_jk); they are summed per
  *     triplet, scalar, inside the same walk.
  *   - Atoms are independent: with OpenMP, threads take atoms, each with its
@@ -176,7 +182,7 @@ struct sf_tile {
 	unsigned ladder[2];         /* ladder entries for λ = +1, −1 (0: unused) */
 	struct sf_term term[SF_TT]; /* copies of the block's terms */
 	uint32_t ch[SF_CT];         /* plan channels */
-	int std;                    /* terms among the default ones, in SF_STD_SLOT order */
+	int std;                    /* terms among the default ones, in sf_std_slot order */
 };
 
 /*
@@ -201,7 +207,7 @@ struct sf_block {
 };
 
 struct sf_plan {
-	size_t dim, n_ch, n_rc, max_terms;
+	size_t dim, n_ch, n_rc;
 	struct sf_chan *ch;                      /* (n_ch) */
 	double *rc;                              /* (n_rc) distinct cutoffs */
 	size_t rad_start[MLIP_MAX_ELEMENTS + 1]; /* radial functions of neighbour element s */
@@ -484,8 +490,6 @@ static int plan_build(struct sf_plan *p, const struct mlip_descriptor *d, size_t
 			continue;
 		if (block_tiles(b))
 			return mlip_err_set(err, MLIP_ENOMEM, "out of memory for symmetry functions");
-		if (b->n_terms > p->max_terms)
-			p->max_terms = b->n_terms;
 	}
 	if (plan_chains(p))
 		return mlip_err_set(err, MLIP_ENOMEM, "out of memory for symmetry functions");

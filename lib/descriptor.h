@@ -150,7 +150,8 @@ int mlip_env_build(struct mlip_env *env, const struct mlip_descriptor *d,
  * and keep it in env, so that the forward, VJP and JVP passes that follow
  * read it instead of calling sincos and exp again; the results are the same,
  * bit for bit. Worth it when more than one pass follows (forces, training).
- * mlip_env_build drops the cache. MLIP_ENOMEM.
+ * The cache holds d's values: evaluate only d on env until mlip_env_build,
+ * which drops it. MLIP_ENOMEM.
  */
 int mlip_env_cache(struct mlip_env *env, const struct mlip_descriptor *d, struct mlip_err *err);
 
