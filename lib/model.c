@@ -406,6 +406,7 @@ int mlip_model_forward(struct mlip_model *m, const struct mlip_batch *b, unsigne
 		struct mlip_mlp_params p;
 		elem_params(m, e, m->params, &p);
 		m->net[e].naive = m->naive;
+		m->net[e].n_threads = mlip_descriptor_threads(&m->desc, n);
 		mlip_mlp_forward(&w->cache[e], &m->net[e], &p);
 	}
 	memset(w->energy, 0, B * H * sizeof(double));

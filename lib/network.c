@@ -14,6 +14,12 @@
 #include "network.h"
 #include "banned.h"
 
+#ifdef _OPENMP
+#define NET_PRAGMA(x) _Pragma(#x)
+#else
+#define NET_PRAGMA(x)
+#endif
+
 #ifdef MLIP_REAL_FLOAT
 #define GEMM cblas_sgemm
 #else
@@ -239,6 +245,9 @@ void mlip_mlp_forward(struct mlip_mlp_cache *c, const struct mlip_mlp *net,
 		size_t w = net->width[l + 1];
 		linear_fwd(net, c->a[l], layer_in(c, l), p->w[l], p->b[l], n, net->width[l], w);
 		mlip_real *a = c->a[l], *h = c->h[l], *d1 = c->d1[l], *d2 = c->d2[l];
+		int nt = net->n_threads > 1 && n * w >= 4096 ? net->n_threads : 1;
+		(void)nt;
+		NET_PRAGMA(omp parallel for num_threads(nt) if (nt > 1) schedule(static))
 		for (size_t k = 0; k < n * w; k++) {
 			double f, g1, g2;
 			mlip_act_eval(net->act, (double)a[k], &f, &g1, d2 ? &g2 : NULL);

@@ -68,6 +68,8 @@ struct mlip_mlp {
 	size_t width[MLIP_MAX_HIDDEN + 2];   /* [0] inputs D, [1..L] hidden, [L+1] heads H */
 	enum mlip_activation act;
 	int naive;                           /* 1: loop kernels instead of BLAS */
+	int n_threads;                       /* OpenMP threads of the activation loops (<= 1:
+						one); elementwise, so results do not depend on it */
 };
 
 /* Layer l = 0..L maps width[l] -> width[l+1]: w[l] (width[l+1], width[l]), b[l] (width[l+1]). */

@@ -845,7 +845,8 @@ END_TEST
  */
 START_TEST(test_threads)
 {
-	const size_t hid[2] = { 12, 10 };
+	/* the Si layers are wide enough (216 × 20 values and more) for threaded activations */
+	const size_t hid[2] = { 12, 10 }, hid_si[2] = { 24, 20 };
 	struct mlip_structure s[4];
 	uint64_t rng = 77;
 	three_systems(s, 43);
@@ -854,7 +855,7 @@ START_TEST(test_threads)
 	struct mlip_sf *sf = small_set(&n_sf);
 	struct mlip_model *m[2] = {
 		new_model(3, Z3, 2, hid, MLIP_ACT_SOFTPLUS, 2, sf, n_sf, 4.5, 9),
-		new_model(1, (int[]){ 14 }, 2, hid, MLIP_ACT_TANH, 2, NULL, 0, 5.5, 10),
+		new_model(1, (int[]){ 14 }, 2, hid_si, MLIP_ACT_TANH, 2, NULL, 0, 5.5, 10),
 	};
 	struct mlip_batch b[2];
 	build(&b[0], s, 3, 5.0);
