@@ -1052,22 +1052,20 @@ SF_CLONES static void load_atom(struct sf_work *w, const struct sf_plan *p, cons
 			}
 		}
 	}
+	/* The other channels (beyond the cutoff f_c = f_c' = 0 and the exp is 0, so
+	 * e = de = 0 without a test). */
 	for (size_t c = 0; c < p->n_ch; c++) {
 		const struct sf_chan *ch = &p->ch[c];
 		const double *fc = V + 2 * ch->rci * st, *dfc = V + (2 * ch->rci + 1) * st;
-		double *e = w->e + c * st, *de = w->de + c * st;
+		const double *x = ch->xi >= 0 ? V + ch->xi * st : NULL;
+		double *e = w->e + c * st, *de = w->de + c * st, eta2 = 2 * ch->eta, rs = ch->rs;
 		if (ch->chain >= 0)
 			continue;
-		for (size_t k = 0; k < end; k++) {
-			double v = 0, dv = 0;
-			if (fc[k] != 0 || dfc[k] != 0) {
-				double dr = R[k] - ch->rs, g = ch->xi >= 0 ? V[ch->xi * st + k] : 1;
-				v = g * fc[k];
-				dv = g * (dfc[k] - 2 * ch->eta * dr * fc[k]);
-			}
-			e[k] = v;
+		for (size_t k = 0; k < end; k += 4) {
+			v4 g = x ? vld(x + k) : vset(1), f = vld(fc + k);
+			vst(e + k, g * f);
 			if (deriv)
-				de[k] = dv;
+				vst(de + k, g * (vld(dfc + k) - eta2 * (vld(R + k) - rs) * f));
 		}
 	}
 }
