@@ -858,6 +858,8 @@ struct sf_work {
 	void *mem;
 };
 
+_Static_assert(sizeof(size_t) <= sizeof(double), "sf_work carves its size_t array as doubles");
+
 static int work_alloc(struct sf_work *w, const struct mlip_descriptor *d, size_t max_nb,
 		      size_t n_w)
 {
@@ -888,7 +890,7 @@ static int work_alloc(struct sf_work *w, const struct mlip_descriptor *d, size_t
 	TAKE(tx, n_w * st); TAKE(ty, n_w * st); TAKE(tz, n_w * st); TAKE(Rd, n_w * st);        \
 	TAKE(wt, n_w * md); TAKE(acc, n_w * md);                                               \
 	TAKE(tmp, st); TAKE(vals, st * nv); TAKE(ev, nv);                                      \
-	TAKE(edge, st) /* size_t and double have the same size on the supported targets */
+	TAKE(edge, st) /* size_t fits a double's room (static assertion above) */
 	size_t nd = 0;
 #define TAKE(ptr, count) (nd += R8(count))
 	SF_ARRAYS;
