@@ -918,8 +918,11 @@ static void work_free(struct sf_work *w)
  * The transcendental values of one edge of length R for plan p: per distinct
  * r_c, f_c and f_c'; per chain, its first exp and first ratio; per channel
  * outside chains with η > 0, its exp (index xi). 0 beyond the cutoff.
+ * Never inlined, like edge_length: mlip_env_cache and the AVX2 build of
+ * load_atom (which contracts a·b + c) must run the same code, so that a
+ * cached value equals a fresh one bit for bit.
  */
-static void edge_values(const struct sf_plan *p, double R, double *v)
+static __attribute__((noinline)) void edge_values(const struct sf_plan *p, double R, double *v)
 {
 	for (size_t q = 0; q < p->n_rc; q++) {
 		double rc = p->rc[q];
@@ -951,8 +954,8 @@ static void edge_values(const struct sf_plan *p, double R, double *v)
 	}
 }
 
-/* |r|, the same way everywhere (the cache must match a fresh evaluation bit for bit). */
-static double edge_length(const double *r)
+/* |r|, the same code everywhere (see edge_values). */
+static __attribute__((noinline)) double edge_length(const double *r)
 {
 	return sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2]);
 }

@@ -2,8 +2,8 @@
  * check_descriptor.c - symmetry functions: hand-worked dimer and trimer,
  * a brute-force reference on periodic multi-element cells (explicit, wide and
  * default sets), JVP against finite differences, VJP/JVP adjointness, the
- * multi-set forms, default sets, configuration errors, environments and
- * scaling statistics.
+ * multi-set forms, the edge cache, default sets, configuration errors,
+ * environments and scaling statistics.
  */
 #include <check.h>
 #include <math.h>
@@ -590,6 +590,83 @@ START_TEST(test_multi)
 }
 END_TEST
 
+/*
+ * mlip_env_cache changes no bit of the forward, VJP or JVP, also when the
+ * elements have different sets (here O has no radial chain, so its edges
+ * keep fewer cached values than the others).
+ */
+START_TEST(test_cache)
+{
+	size_t n, m = 0;
+	struct mlip_sf *sf = wide_set(Z3, 3, &n);
+	for (size_t k = 0; k < n; k++) /* drop O's evenly spaced radial functions */
+		if (!(sf[k].z == 8 && sf[k].kind == MLIP_SF_G2 && sf[k].eta == 1))
+			sf[m++] = sf[k];
+	ck_assert_uint_lt(m, n);
+	struct mlip_descriptor d;
+	struct mlip_err err;
+	ck_assert_msg(mlip_descriptor_init(&d, Z3, 3, 4.5, sf, m, &err) == 0, "%s", err.msg);
+	struct mlip_structure s[3];
+	struct mlip_structure *ps[3] = { &s[0], &s[1], &s[2] };
+	three_systems(s, 31);
+	struct mlip_batch b;
+	fx_batch_build(&b, ps, 3, 4.5);
+	struct mlip_env env;
+	mlip_env_init(&env);
+	ck_assert_int_eq(mlip_env_build(&env, &d, &b, &err), 0);
+	size_t N = b.n_atoms, D = d.max_dim, E = env.n_edges;
+	uint64_t rng = 3;
+	size_t *row = fx_calloc(N, sizeof(size_t));
+	mlip_real *G[2], *J[2], *w = fx_calloc(N * D, sizeof(mlip_real));
+	double *g[2], *t = fx_calloc(3 * E, sizeof(double));
+	for (size_t i = 0; i < N; i++)
+		row[i] = i * D;
+	for (size_t k = 0; k < N * D; k++)
+		w[k] = (mlip_real)(2 * test_rand_unif(&rng) - 1);
+	for (size_t k = 0; k < 3 * E; k++)
+		t[k] = 2 * test_rand_unif(&rng) - 1;
+	for (int c = 0; c < 2; c++) {
+		G[c] = fx_calloc(N * D, sizeof(mlip_real));
+		J[c] = fx_calloc(N * D, sizeof(mlip_real));
+		g[c] = fx_calloc(3 * E, sizeof(double));
+		if (c) {
+			ck_assert_int_eq(mlip_env_cache(&env, &d, &err), 0);
+			ck_assert_uint_gt(env.cache_stride, 0);
+		}
+		ck_assert_int_eq(mlip_descriptor_forward(G[c], row, &d, &env, &err), 0);
+		ck_assert_int_eq(mlip_descriptor_vjp(g[c], w, row, &d, &env, &err), 0);
+		ck_assert_int_eq(mlip_descriptor_jvp(J[c], row, t, &d, &env, &err), 0);
+	}
+	for (size_t k = 0; k < N * D; k++) /* (a fused multiply-add in one path only shows here) */
+		ck_assert_msg(!memcmp(&G[0][k], &G[1][k], sizeof(mlip_real)),
+			      "G atom %zu (Z %d) [%zu]: %.17g cached %.17g", k / D, b.numbers[k / D],
+			      k % D, (double)G[0][k], (double)G[1][k]);
+	ck_assert_int_eq(memcmp(J[0], J[1], N * D * sizeof(mlip_real)), 0);
+	ck_assert_int_eq(memcmp(g[0], g[1], 3 * E * sizeof(double)), 0);
+	double gmax = 0;
+	for (size_t k = 0; k < N * D; k++)
+		gmax = fmax(gmax, fabs((double)G[0][k]));
+	ck_assert(gmax > 0.5);
+	/* A new environment drops the cache. */
+	ck_assert_int_eq(mlip_env_build(&env, &d, &b, &err), 0);
+	ck_assert_uint_eq(env.cache_stride, 0);
+	for (int c = 0; c < 2; c++) {
+		free(G[c]);
+		free(J[c]);
+		free(g[c]);
+	}
+	free(row);
+	free(w);
+	free(t);
+	mlip_env_release(&env);
+	fx_batch_free(&b);
+	for (int k = 0; k < 3; k++)
+		mlip_structure_release(&s[k]);
+	mlip_descriptor_release(&d);
+	free(sf);
+}
+END_TEST
+
 /* ---- configuration ------------------------------------------------------------------------------ */
 
 START_TEST(test_default_set)
@@ -808,6 +885,7 @@ Suite *suite_descriptor(void)
 	tcase_add_test(tc, test_jvp_fd);
 	tcase_add_test(tc, test_adjoint);
 	tcase_add_test(tc, test_multi);
+	tcase_add_test(tc, test_cache);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("config");
 	tcase_add_test(tc, test_default_set);
