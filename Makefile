@@ -15,7 +15,7 @@ MANDIR = $(PREFIX)/share/man
 SHAREDIR = $(PREFIX)/share/mlip
 
 CC ?= cc
-OPT ?= -O2 -g
+OPT ?= -O2 -g -fopenmp
 PKGS = yaml-0.1 jansson openblas mpich
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)

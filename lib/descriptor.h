@@ -19,8 +19,15 @@
  * returns dL/dr_e per edge (E×3) and the JVP takes a tangent per edge; the
  * model turns edge gradients into forces (F_j −= g_e, F_i += g_e) and the
  * virial (Σ_e r_e ⊗ g_e), and displacements u plus a strain ε into edge
- * tangents (u_j − u_i + r_e ε). Nothing is cached between calls: each call
- * walks the neighbour pairs of every atom again, so memory stays O(N + E).
+ * tangents (u_j − u_i + r_e ε). No pair (triplet) data is kept between
+ * calls: each call walks the neighbour pairs of every atom again. What may be
+ * kept is per edge (mlip_env_cache: the sincos and exp values, 6 doubles per
+ * edge for the default set), so memory stays O(N + E) plus a scratch of
+ * O(max_nb) per thread.
+ *
+ * Threads: the evaluations share the atoms among OpenMP threads (see
+ * mlip_descriptor_threads); each atom's outputs are written by one thread in
+ * a fixed order, so results are the same for any thread count.
  *
  * Default set (mlip_descriptor_default), for cutoff r_c and S elements,
  * identical for every central element:
@@ -79,6 +86,9 @@ struct mlip_descriptor {
 	size_t sf_start[MLIP_MAX_ELEMENTS + 1]; /* element e owns sf[sf_start[e] .. +dim[e]) */
 	size_t max_dim;
 	struct sf_plan *plan;                 /* (n_elements) owned */
+	int n_threads;                        /* threads of the evaluations (OpenMP builds): 0 (the
+						 default) = OMP_NUM_THREADS's count if that variable
+						 is set, else 1 */
 };
 
 /*
@@ -115,7 +125,9 @@ struct mlip_env {
 	int32_t *nbr;         /* (E) neighbour atom j, batch-global */
 	double *r;            /* (E, 3) r_ij = r_j + n·H − r_i, Å */
 	double *volume;       /* (B) |det H| where the stress is defined, else 0 */
-	size_t alloc_atoms, alloc_edges, alloc_systems;
+	size_t cache_stride;  /* doubles per edge in cache; 0: no cache (mlip_env_cache) */
+	double *cache;        /* (E, cache_stride) the edges' sincos and exp values */
+	size_t alloc_atoms, alloc_edges, alloc_systems, alloc_cache;
 };
 
 void mlip_env_init(struct mlip_env *env);
@@ -131,6 +143,17 @@ void mlip_env_release(struct mlip_env *env);
  */
 int mlip_env_build(struct mlip_env *env, const struct mlip_descriptor *d,
 		   const struct mlip_batch *b, struct mlip_err *err);
+
+/*
+ * Evaluate once the transcendental part of every edge's radial terms (cutoff
+ * functions and exponentials: a few doubles per edge, 6 for the default set)
+ * and keep it in env, so that the forward, VJP and JVP passes that follow
+ * read it instead of calling sincos and exp again; the results are the same,
+ * bit for bit. Worth it when more than one pass follows (forces, training).
+ * The cache holds d's values: evaluate only d on env until mlip_env_build,
+ * which drops it. MLIP_ENOMEM.
+ */
+int mlip_env_cache(struct mlip_env *env, const struct mlip_descriptor *d, struct mlip_err *err);
 
 /*
  * From edge gradients g_edge (E, 3) = ∂L/∂r_e to atoms and strain: adds
@@ -149,7 +172,12 @@ void mlip_env_gather(double *dpos, double *dstrain, size_t H, size_t h, const do
  *   forward: G rows := descriptors.
  *   vjp:     g_edge (E, 3) += Σ_d dG[i][d] ∂G_id/∂r_e   (accumulates).
  *   jvp:     dG rows := Σ_e ∂G_id/∂r_e · t_edge[e]      (overwrites).
- * Errors: MLIP_ENOMEM (per-call scratch of O(max_nb) doubles).
+ * The _multi forms do n of these in one walk over the atoms' pairs (cheaper
+ * than n calls): row is (n, N) (row[q·N + i] for set q), g_edge and t_edge
+ * are (n, E, 3).
+ * Atoms are spread over mlip_descriptor_threads(d, N) OpenMP threads; the
+ * results are the same, bit for bit, whatever the thread count.
+ * Errors: MLIP_ENOMEM (per-thread scratch of O(max_nb) doubles).
  */
 int mlip_descriptor_forward(mlip_real *G, const size_t *row, const struct mlip_descriptor *d,
 			    const struct mlip_env *env, struct mlip_err *err);
@@ -159,6 +187,21 @@ int mlip_descriptor_vjp(double *g_edge, const mlip_real *dG, const size_t *row,
 int mlip_descriptor_jvp(mlip_real *dG, const size_t *row, const double *t_edge,
 			const struct mlip_descriptor *d, const struct mlip_env *env,
 			struct mlip_err *err);
+int mlip_descriptor_vjp_multi(double *g_edge, const mlip_real *dG, const size_t *row, size_t n,
+			      const struct mlip_descriptor *d, const struct mlip_env *env,
+			      struct mlip_err *err);
+int mlip_descriptor_jvp_multi(mlip_real *dG, const size_t *row, const double *t_edge, size_t n,
+			      const struct mlip_descriptor *d, const struct mlip_env *env,
+			      struct mlip_err *err);
+
+/*
+ * Threads the evaluations use for n_atoms atoms: d->n_threads if positive,
+ * else the OpenMP default (omp_get_max_threads) if OMP_NUM_THREADS is set,
+ * else 1 - so that ranks of an MPI job do not oversubscribe the cores unless
+ * asked to; never more than one thread per 16 atoms. Always 1 in a build
+ * without OpenMP.
+ */
+int mlip_descriptor_threads(const struct mlip_descriptor *d, size_t n_atoms);
 
 /*
  * Running per-element mean and population variance of the descriptors

@@ -35,13 +35,15 @@ struct mlip_model_work {
 	size_t cbase[MLIP_MAX_ELEMENTS];   /* block start in C */
 	size_t obase[MLIP_MAX_ELEMENTS];   /* block start in dout */
 	struct mlip_mlp_cache cache[MLIP_MAX_ELEMENTS];
-	size_t *blk, *row, *row_s;         /* (N) index in block, X row, stream-s offsets */
+	size_t *blk, *row;                 /* (N) index in block, X row */
+	size_t *row_s;                     /* (H, N) rows of streams in X or DX (stream_rows) */
 	mlip_real *X;                      /* (Σ_e S n_e D_e) scaled descriptors and tangents */
 	mlip_real *DX;                     /* (Σ_e H n_e D_e) ∂o_h/∂G */
 	mlip_real *C;                      /* network activations of every block */
 	mlip_real *scratch;                /* network backward scratch (largest block) */
 	mlip_real *dout;                   /* (N, H) ∂L/∂o, in element blocks */
-	double *g_edge, *t_edge;           /* (E, 3) */
+	double *g_edge;                    /* (H, E, 3) ∂o_h/∂r_e summed over atoms */
+	double *t_edge;                    /* (H, E, 3) edge tangents of the force/stress terms */
 	double *energy, *stress;           /* (B, H), (B, 9, H) */
 	double *forces, *atomic;           /* (N, 3, H), (N, H) */
 	struct buf b_blk, b_row, b_rows, b_x, b_dx, b_c, b_scr, b_dout, b_ge, b_te, b_en, b_st,
@@ -290,7 +292,7 @@ size_t mlip_model_work_bytes(const struct mlip_model *m)
 				    &w->b_f, &w->b_at };
 	size_t b = v->alloc_atoms * (2 * sizeof(int32_t) + sizeof(size_t)) +
 		   v->alloc_edges * (sizeof(int32_t) + 3 * sizeof(double)) +
-		   v->alloc_systems * sizeof(double);
+		   v->alloc_systems * sizeof(double) + v->alloc_cache * sizeof(double);
 	for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++)
 		b += all[k]->bytes;
 	return b;
@@ -326,7 +328,7 @@ static int layout(struct mlip_model *m, unsigned flags, struct mlip_err *err)
 	}
 	if (!(w->blk = need(&w->b_blk, N, sizeof(size_t))) ||
 	    !(w->row = need(&w->b_row, N, sizeof(size_t))) ||
-	    !(w->row_s = need(&w->b_rows, N, sizeof(size_t))) ||
+	    !(w->row_s = need(&w->b_rows, N * H, sizeof(size_t))) ||
 	    !(w->X = need(&w->b_x, nx, sizeof(mlip_real))) ||
 	    !(w->C = need(&w->b_c, nc, sizeof(mlip_real))) ||
 	    !(w->energy = need(&w->b_en, B * H, sizeof(double))) ||
@@ -335,12 +337,12 @@ static int layout(struct mlip_model *m, unsigned flags, struct mlip_err *err)
 	if (derivs &&
 	    (!(w->DX = need(&w->b_dx, ndx, sizeof(mlip_real))) ||
 	     !(w->scratch = need(&w->b_scr, nscr, sizeof(mlip_real))) ||
-	     !(w->g_edge = need(&w->b_ge, 3 * E, sizeof(double))) ||
+	     !(w->g_edge = need(&w->b_ge, 3 * E * H, sizeof(double))) ||
 	     !(w->forces = need(&w->b_f, 3 * N * H, sizeof(double))) ||
 	     !(w->stress = need(&w->b_st, 9 * B * H, sizeof(double)))))
 		goto nomem;
 	if ((flags & MLIP_MODEL_TRAIN) &&
-	    (!(w->t_edge = need(&w->b_te, 3 * E, sizeof(double))) ||
+	    (!(w->t_edge = need(&w->b_te, 3 * E * H, sizeof(double))) ||
 	     !(w->dout = need(&w->b_dout, no, sizeof(mlip_real)))))
 		goto nomem;
 	memset(w->cnt, 0, sizeof(w->cnt));
@@ -358,15 +360,20 @@ nomem:
 			    N, E);
 }
 
-/* Offsets of stream s in X (dx = 0) or DX (dx = 1) for every atom, into row_s. */
-static void stream_rows(struct mlip_model *m, size_t s, int dx)
+/*
+ * Offsets of streams s0 .. s0 + n − 1 in X (dx = 0) or DX (dx = 1) for every
+ * atom: row_s[q·N + i] for stream s0 + q.
+ */
+static void stream_rows(struct mlip_model *m, size_t s0, size_t n, int dx)
 {
 	struct mlip_model_work *w = m->work;
-	for (size_t i = 0; i < w->env.n_atoms; i++) {
-		size_t e = (size_t)w->env.species[i], D = m->desc.dim[e];
-		size_t base = dx ? w->dbase[e] : w->xbase[e];
-		w->row_s[i] = base + (s * w->cnt[e] + w->blk[i]) * D;
-	}
+	size_t N = w->env.n_atoms;
+	for (size_t q = 0; q < n; q++)
+		for (size_t i = 0; i < N; i++) {
+			size_t e = (size_t)w->env.species[i], D = m->desc.dim[e];
+			size_t base = dx ? w->dbase[e] : w->xbase[e];
+			w->row_s[q * N + i] = base + ((s0 + q) * w->cnt[e] + w->blk[i]) * D;
+		}
 }
 
 /* ---- forward ------------------------------------------------------------------------ */
@@ -379,6 +386,11 @@ int mlip_model_forward(struct mlip_model *m, const struct mlip_batch *b, unsigne
 	int rc;
 	w->batch = NULL;
 	if ((rc = mlip_env_build(env, &m->desc, b, err)) || (rc = layout(m, flags, err)))
+		return rc;
+	/* A VJP (forces, stress) or a JVP (training) follows: evaluate the edges'
+	 * sincos and exp once for all passes. */
+	if ((flags & (MLIP_MODEL_FORCES | MLIP_MODEL_STRESS | MLIP_MODEL_TRAIN)) &&
+	    (rc = mlip_env_cache(env, &m->desc, err)))
 		return rc;
 	size_t N = env->n_atoms, B = env->n_systems, H = m->config.n_heads;
 	size_t n_el = m->desc.n_elements;
@@ -394,6 +406,7 @@ int mlip_model_forward(struct mlip_model *m, const struct mlip_batch *b, unsigne
 		struct mlip_mlp_params p;
 		elem_params(m, e, m->params, &p);
 		m->net[e].naive = m->naive;
+		m->net[e].n_threads = mlip_descriptor_threads(&m->desc, n);
 		mlip_mlp_forward(&w->cache[e], &m->net[e], &p);
 	}
 	memset(w->energy, 0, B * H * sizeof(double));
@@ -425,13 +438,15 @@ int mlip_model_forward(struct mlip_model *m, const struct mlip_batch *b, unsigne
 				for (size_t d = 0; d < D; d++)
 					dx[r * D + d] /= sd[d];
 		}
-		for (size_t h = 0; h < H; h++) {
-			stream_rows(m, h, 1);
-			memset(w->g_edge, 0, 3 * env->n_edges * sizeof(double));
-			if ((rc = mlip_descriptor_vjp(w->g_edge, w->DX, w->row_s, &m->desc, env, err)))
-				return rc;
-			mlip_env_gather(w->forces, w->stress, H, h, w->g_edge, env);
-		}
+		/* One walk over the pairs for all heads. */
+		stream_rows(m, 0, H, 1);
+		memset(w->g_edge, 0, 3 * env->n_edges * H * sizeof(double));
+		if ((rc = mlip_descriptor_vjp_multi(w->g_edge, w->DX, w->row_s, H, &m->desc, env,
+						    err)))
+			return rc;
+		for (size_t h = 0; h < H; h++)
+			mlip_env_gather(w->forces, w->stress, H, h, w->g_edge + 3 * env->n_edges * h,
+					env);
 		for (size_t k = 0; k < 3 * N * H; k++) /* F = −∂E/∂r */
 			w->forces[k] = -w->forces[k];
 		for (size_t s = 0; s < B; s++)
@@ -472,6 +487,7 @@ int mlip_model_backward(struct mlip_model *m, const struct mlip_batch *b, const 
 	}
 	for (size_t t = 0; t < n_tan; t++) {
 		size_t h = head[t];
+		double *t_edge = w->t_edge + 3 * env->n_edges * t;
 		/* Edge tangent: u_j − u_i + r_e ε with u = −dF and ε = dS / V. */
 		for (size_t i = 0; i < N; i++) {
 			size_t s = (size_t)env->system[i];
@@ -485,7 +501,7 @@ int mlip_model_backward(struct mlip_model *m, const struct mlip_batch *b, const 
 			for (size_t e = env->first[i]; e < env->first[i + 1]; e++) {
 				size_t j = (size_t)env->nbr[e];
 				const double *r = env->r + 3 * e;
-				double *tv = w->t_edge + 3 * e;
+				double *tv = t_edge + 3 * e;
 				for (int x = 0; x < 3; x++) {
 					double uj = dF ? -dF[(3 * j + x) * H + h] : 0;
 					tv[x] = uj - ui[x] + r[0] * eps[x] + r[1] * eps[3 + x] +
@@ -493,10 +509,11 @@ int mlip_model_backward(struct mlip_model *m, const struct mlip_batch *b, const 
 				}
 			}
 		}
-		stream_rows(m, 1 + t, 0);
-		if ((rc = mlip_descriptor_jvp(w->X, w->row_s, w->t_edge, &m->desc, env, err)))
-			return rc;
 	}
+	/* One walk over the pairs for all tangents. */
+	stream_rows(m, 1, n_tan, 0);
+	if ((rc = mlip_descriptor_jvp_multi(w->X, w->row_s, w->t_edge, n_tan, &m->desc, env, err)))
+		return rc;
 	for (size_t i = 0; i < N; i++) {
 		mlip_real *o = w->dout + w->obase[env->species[i]] + w->blk[i] * H;
 		for (size_t h = 0; h < H; h++)

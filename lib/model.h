@@ -27,6 +27,13 @@
  * the reverse-mode derivative of Σ_i ȯ_i (plus the ∂L/∂E term) through both
  * streams. One tangent per head that has force or stress terms.
  *
+ * Cost: the descriptor passes dominate (a forward, then a VJP for forces and
+ * stress; a JVP in backward; all heads or tangents share one pass). The
+ * edges' sincos/exp values are evaluated once per forward with forces,
+ * stress or training (mlip_env_cache). Threads: m->desc.n_threads, or
+ * OMP_NUM_THREADS when set, else 1 (mlip_descriptor_threads); the results
+ * do not depend on the thread count.
+ *
  * Stress: σ = (1/V) Σ_e r_e ⊗ ∂E/∂r_e, ASE sign (positive = tensile),
  * defined for systems with at least one periodic axis and a non-singular
  * cell. Elsewhere (molecules, clusters) the model reports a zero stress and

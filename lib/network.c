@@ -14,6 +14,12 @@
 #include "network.h"
 #include "banned.h"
 
+#ifdef _OPENMP
+#define NET_PRAGMA(x) _Pragma(#x)
+#else
+#define NET_PRAGMA(x)
+#endif
+
 #ifdef MLIP_REAL_FLOAT
 #define GEMM cblas_sgemm
 #else
@@ -191,7 +197,7 @@ size_t mlip_mlp_cache_count(const struct mlip_mlp *net, size_t n, size_t n_strea
 {
 	size_t c = n * net->width[net->n_hidden + 1];
 	for (size_t l = 0; l < net->n_hidden; l++)
-		c += 2 * n_streams * n * net->width[l + 1];
+		c += 2 * n_streams * n * net->width[l + 1] + (n_streams > 1 ? 2 : 1) * n * net->width[l + 1];
 	return c;
 }
 
@@ -207,6 +213,12 @@ void mlip_mlp_cache_carve(struct mlip_mlp_cache *c, const struct mlip_mlp *net, 
 		buf += n_streams * n * net->width[l + 1];
 		c->h[l] = buf;
 		buf += n_streams * n * net->width[l + 1];
+		c->d1[l] = buf;
+		buf += n * net->width[l + 1];
+		if (n_streams > 1) { /* φ'' serves the tangent streams only */
+			c->d2[l] = buf;
+			buf += n * net->width[l + 1];
+		}
 	}
 	c->out = buf;
 }
@@ -232,11 +244,17 @@ void mlip_mlp_forward(struct mlip_mlp_cache *c, const struct mlip_mlp *net,
 	for (size_t l = 0; l < L; l++) {
 		size_t w = net->width[l + 1];
 		linear_fwd(net, c->a[l], layer_in(c, l), p->w[l], p->b[l], n, net->width[l], w);
-		mlip_real *a = c->a[l], *h = c->h[l];
+		mlip_real *a = c->a[l], *h = c->h[l], *d1 = c->d1[l], *d2 = c->d2[l];
+		int nt = net->n_threads > 1 && n * w >= 4096 ? net->n_threads : 1;
+		(void)nt;
+		NET_PRAGMA(omp parallel for num_threads(nt) if (nt > 1) schedule(static))
 		for (size_t k = 0; k < n * w; k++) {
-			double f;
-			mlip_act_eval(net->act, (double)a[k], &f, NULL, NULL);
+			double f, g1, g2;
+			mlip_act_eval(net->act, (double)a[k], &f, &g1, d2 ? &g2 : NULL);
 			h[k] = (mlip_real)f;
+			d1[k] = (mlip_real)g1;
+			if (d2)
+				d2[k] = (mlip_real)g2;
 		}
 	}
 	linear_fwd(net, c->out, layer_in(c, L), p->w[L], p->b[L], n, net->width[L],
@@ -254,13 +272,10 @@ void mlip_mlp_tangent(struct mlip_mlp_cache *c, const struct mlip_mlp *net,
 		size_t w = net->width[l + 1], win = net->width[l];
 		mlip_real *ad = c->a[l] + n * w, *hd = c->h[l] + n * w;
 		linear_fwd(net, ad, layer_in(c, l) + n * win, p->w[l], NULL, n_tan * n, win, w);
-		const mlip_real *a = c->a[l];
-		for (size_t k = 0; k < n * w; k++) {
-			double d1;
-			mlip_act_eval(net->act, (double)a[k], NULL, &d1, NULL);
-			for (size_t t = 0; t < n_tan; t++)
-				hd[t * n * w + k] = (mlip_real)(d1 * (double)ad[t * n * w + k]);
-		}
+		const mlip_real *d1 = c->d1[l];
+		for (size_t t = 0; t < n_tan; t++)
+			for (size_t k = 0; k < n * w; k++)
+				hd[t * n * w + k] = (mlip_real)((double)d1[k] * (double)ad[t * n * w + k]);
 	}
 }
 
@@ -280,13 +295,10 @@ void mlip_mlp_input_grad(mlip_real *dx, mlip_real *scratch, const struct mlip_ml
 			memcpy(top + (h * n + r) * wl, p->w[L] + h * wl, wl * sizeof(mlip_real));
 	for (size_t l = L; l-- > 0;) {
 		size_t w = net->width[l + 1];
-		const mlip_real *a = c->a[l];
-		for (size_t r = 0; r < n * w; r++) {
-			double d1;
-			mlip_act_eval(net->act, (double)a[r], NULL, &d1, NULL);
-			for (size_t h = 0; h < H; h++)
-				ab[h * n * w + r] = (mlip_real)(d1 * (double)zb[h * n * w + r]);
-		}
+		const mlip_real *d1 = c->d1[l];
+		for (size_t h = 0; h < H; h++)
+			for (size_t r = 0; r < n * w; r++)
+				ab[h * n * w + r] = (mlip_real)((double)d1[r] * (double)zb[h * n * w + r]);
 		linear_din(net, l ? zb : dx, ab, p->w[l], H * n, net->width[l], w);
 	}
 }
@@ -315,11 +327,10 @@ void mlip_mlp_backward(struct mlip_mlp_params *g, mlip_real *scratch, const mlip
 	linear_din(net, zb, ab, p->w[L], S * n, net->width[L], H);
 	for (size_t l = L; l-- > 0;) {
 		size_t w = net->width[l + 1], nw = n * w;
-		const mlip_real *a = c->a[l], *ad = c->a[l] + nw;
+		const mlip_real *ad = c->a[l] + nw, *g1 = c->d1[l], *g2 = c->d2[l];
 		/* primal:  ā = z̄ φ'(a) + Σ_t z̄_t φ''(a) ȧ_t;  tangent t:  ā_t = z̄_t φ'(a) */
 		for (size_t k = 0; k < nw; k++) {
-			double d1, d2;
-			mlip_act_eval(net->act, (double)a[k], NULL, &d1, &d2);
+			double d1 = (double)g1[k], d2 = n_tan ? (double)g2[k] : 0;
 			double s = (double)zb[k] * d1;
 			for (size_t t = 0; t < n_tan; t++) {
 				double zt = (double)zb[(1 + t) * nw + k];

@@ -68,6 +68,8 @@ struct mlip_mlp {
 	size_t width[MLIP_MAX_HIDDEN + 2];   /* [0] inputs D, [1..L] hidden, [L+1] heads H */
 	enum mlip_activation act;
 	int naive;                           /* 1: loop kernels instead of BLAS */
+	int n_threads;                       /* OpenMP threads of the activation loops (<= 1:
+						one); elementwise, so results do not depend on it */
 };
 
 /* Layer l = 0..L maps width[l] -> width[l+1]: w[l] (width[l+1], width[l]), b[l] (width[l+1]). */
@@ -82,6 +84,9 @@ struct mlip_mlp_cache {
 	mlip_real *x;                        /* (n_streams·n, width[0]) borrowed input */
 	mlip_real *a[MLIP_MAX_HIDDEN];       /* (n_streams·n, width[l+1]) pre-activations */
 	mlip_real *h[MLIP_MAX_HIDDEN];       /* (n_streams·n, width[l+1]) φ(a), or ḣ */
+	mlip_real *d1[MLIP_MAX_HIDDEN];      /* (n, width[l+1]) φ'(a) of the primal rows */
+	mlip_real *d2[MLIP_MAX_HIDDEN];      /* (n, width[l+1]) φ''(a) of the primal rows, or
+						NULL with one stream (no tangents) */
 	mlip_real *out;                      /* (n, H) primal outputs */
 };
 
@@ -93,7 +98,8 @@ void mlip_mlp_cache_carve(struct mlip_mlp_cache *c, const struct mlip_mlp *net, 
 /* Scratch values needed by input_grad / backward for n rows and n_streams streams. */
 size_t mlip_mlp_scratch_count(const struct mlip_mlp *net, size_t n, size_t n_streams);
 
-/* Primal pass on rows 0..n−1: fills a, h and out. */
+/* Primal pass on rows 0..n−1: fills a, h, d1, d2 and out (the derivatives are
+ * evaluated here once, for input_grad, tangent and backward). */
 void mlip_mlp_forward(struct mlip_mlp_cache *c, const struct mlip_mlp *net,
 		      const struct mlip_mlp_params *p);
 

@@ -1,8 +1,9 @@
 /*
  * check_descriptor.c - symmetry functions: hand-worked dimer and trimer,
- * a brute-force reference on periodic multi-element cells, JVP against
- * finite differences, VJP/JVP adjointness, default sets, configuration
- * errors, environments and scaling statistics.
+ * a brute-force reference on periodic multi-element cells (explicit, wide and
+ * default sets), JVP against finite differences, VJP/JVP adjointness, the
+ * multi-set forms, the edge cache, default sets, configuration errors,
+ * environments and scaling statistics.
  */
 #include <check.h>
 #include <math.h>
@@ -240,31 +241,71 @@ static struct mlip_sf *mixed_set(const int *z, size_t nz, size_t *n)
 	return sf;
 }
 
+/*
+ * A wide explicit set: per element pair 12 angular terms (the 8 default
+ * ones, then ζ = 3 and 2.5) on 6 channels, 36 G9 functions, so the
+ * evaluation cuts each pair into several tiles (default terms and others,
+ * up to 4 channels each); radial channels that form a chain (evenly spaced
+ * r_s), one too steep to chain (η = 60) and an uneven one.
+ */
+static struct mlip_sf *wide_set(const int *z, size_t nz, size_t *n)
+{
+	static const double zl[12][2] = { { 1, -1 }, { 1, 1 },	 { 2, -1 },  { 2, 1 },
+					  { 4, -1 }, { 4, 1 },	 { 16, -1 }, { 16, 1 },
+					  { 3, 1 },  { 2.5, -1 }, { 3, -1 },  { 2.5, 1 } };
+	static const double ch[6][3] = { { 0, 0, 4.5 },	   { 0.02, 0, 4.5 }, { 0.05, 0.5, 4.5 },
+					 { 0.1, 0, 4.5 },  { 0.2, 1.0, 4.5 }, { 0.3, 0, 4.0 } };
+	static const double rad[11][2] = { { 1, 0.5 },	{ 1, 1 },   { 1, 1.5 }, { 1, 2 },
+					   { 1, 2.5 },	{ 60, 1 },  { 60, 2 },	{ 60, 3 },
+					   { 0.7, 0.3 }, { 0.7, 1.1 }, { 0.7, 2.6 } };
+	struct mlip_sf *sf = fx_calloc(nz * (nz * 11 + nz * (nz + 1) / 2 * 36), sizeof(*sf));
+	size_t m = 0;
+	for (size_t c = 0; c < nz; c++) {
+		for (size_t s = 0; s < nz; s++)
+			for (int r = 0; r < 11; r++)
+				sf[m++] = SF_G2(z[c], z[s], rad[r][0], rad[r][1], 4.5);
+		for (size_t s1 = 0; s1 < nz; s1++)
+			for (size_t s2 = s1; s2 < nz; s2++)
+				for (int t = 0; t < 12; t++)
+					for (int q = 0; q < 3; q++) {
+						const double *h = ch[(t + (q == 2 ? 3 : q)) % 6];
+						sf[m++] = SF_ANG(MLIP_SF_G9, z[c], z[s1], z[s2], h[0], h[1],
+								 zl[t][1], zl[t][0], h[2]);
+					}
+	}
+	*n = m;
+	return sf;
+}
+
 static const int Z3[3] = { 8, 14, 22 };
 
-/* A triclinic periodic cell, a thin cell (one axis 2.1 Å) and a cluster. */
-static void three_systems(struct mlip_structure s[3], uint64_t seed)
+/* A triclinic periodic cell, a thin cell (one axis 2.1 Å) and a cluster of elements z. */
+static void three_systems_of(struct mlip_structure s[3], const int *z, size_t nz, uint64_t seed)
 {
 	uint64_t rng = seed;
 	const double tri[9] = { 5.2, 0, 0, 0.8, 5.6, 0, -0.6, 0.9, 6.1 };
 	const double thin[9] = { 4.4, 0, 0, 0.5, 4.8, 0, 0.3, -0.2, 2.1 };
 	const double box[9] = { 7, 0, 0, 0, 7, 0, 0, 0, 7 };
 	const uint8_t p3[3] = { 1, 1, 1 }, p0[3] = { 0, 0, 0 };
-	fx_random_structure(&s[0], tri, p3, 11, Z3, 3, 1.5, &rng);
-	fx_random_structure(&s[1], thin, p3, 4, Z3, 3, 1.7, &rng);
-	fx_random_structure(&s[2], box, p0, 9, Z3, 3, 1.4, &rng);
+	fx_random_structure(&s[0], tri, p3, 11, z, nz, 1.5, &rng);
+	fx_random_structure(&s[1], thin, p3, 4, z, nz, 1.7, &rng);
+	fx_random_structure(&s[2], box, p0, 9, z, nz, 1.4, &rng);
 }
 
-START_TEST(test_reference)
+static void three_systems(struct mlip_structure s[3], uint64_t seed)
 {
-	size_t n;
-	struct mlip_sf *sf = mixed_set(Z3, 3, &n);
+	three_systems_of(s, Z3, 3, seed);
+}
+
+/* Library against the brute-force formulas for one set (NULL: default) on three systems. */
+static void check_reference(const int *z, size_t nz, const struct mlip_sf *sf, size_t n, uint64_t seed)
+{
 	struct mlip_descriptor d;
 	struct mlip_err err;
-	ck_assert_msg(mlip_descriptor_init(&d, Z3, 3, 4.5, sf, n, &err) == 0, "%s", err.msg);
+	ck_assert_msg(mlip_descriptor_init(&d, z, nz, 4.5, sf, n, &err) == 0, "%s", err.msg);
 	struct mlip_structure s[3];
 	struct mlip_structure *ps[3] = { &s[0], &s[1], &s[2] };
-	three_systems(s, 7);
+	three_systems_of(s, z, nz, seed);
 	struct mlip_batch b;
 	fx_batch_build(&b, ps, 3, 5.0); /* batch cutoff above the model's */
 	size_t N = b.n_atoms, D = d.max_dim;
@@ -272,7 +313,9 @@ START_TEST(test_reference)
 	lib_G(G, &d, &b);
 	ref_G(R, &d, &b);
 	double gmax = 0;
-	size_t nonzero = 0;
+	size_t nonzero = 0, used = 0;
+	for (size_t i = 0; i < N; i++)
+		used += d.dim[d.species[b.numbers[i]]];
 	for (size_t k = 0; k < N * D; k++) {
 		ck_assert_msg(fabs(G[k] - R[k]) <= 1e-12 * (1 + fabs(R[k])), "G[%zu] %.15g ref %.15g", k,
 			      G[k], R[k]);
@@ -280,14 +323,27 @@ START_TEST(test_reference)
 		nonzero += R[k] != 0;
 	}
 	ck_assert(gmax > 0.5);
-	ck_assert_uint_gt(nonzero, N * D / 2);
+	ck_assert_uint_gt(nonzero, used / 2);
 	free(G);
 	free(R);
 	fx_batch_free(&b);
 	for (int k = 0; k < 3; k++)
 		mlip_structure_release(&s[k]);
 	mlip_descriptor_release(&d);
+}
+
+START_TEST(test_reference)
+{
+	size_t n;
+	struct mlip_sf *sf = mixed_set(Z3, 3, &n);
+	check_reference(Z3, 3, sf, n, 7);
 	free(sf);
+	sf = wide_set(Z3, 3, &n);
+	check_reference(Z3, 3, sf, n, 8);
+	free(sf);
+	/* The default sets for 1, 2 and 3 elements (tiles of 3, 2 and 1 channels). */
+	for (size_t nz = 1; nz <= 3; nz++)
+		check_reference(Z3 + 3 - nz, nz, NULL, 0, 9 + nz);
 }
 END_TEST
 
@@ -322,10 +378,9 @@ static void move(struct mlip_batch *b, const double *pos0, const double *cell0, 
 	}
 }
 
-START_TEST(test_jvp_fd)
+/* JVP against central differences of the forward for one set. */
+static void check_jvp_fd(const struct mlip_sf *sf, size_t n)
 {
-	size_t n;
-	struct mlip_sf *sf = mixed_set(Z3, 3, &n);
 	struct mlip_descriptor d;
 	struct mlip_err err;
 	ck_assert_msg(mlip_descriptor_init(&d, Z3, 3, 4.5, sf, n, &err) == 0, "%s", err.msg);
@@ -384,6 +439,16 @@ START_TEST(test_jvp_fd)
 	for (int k = 0; k < 3; k++)
 		mlip_structure_release(&s[k]);
 	mlip_descriptor_release(&d);
+}
+
+START_TEST(test_jvp_fd)
+{
+	size_t n;
+	struct mlip_sf *sf = mixed_set(Z3, 3, &n);
+	check_jvp_fd(sf, n);
+	free(sf);
+	sf = wide_set(Z3, 3, &n);
+	check_jvp_fd(sf, n);
 	free(sf);
 }
 END_TEST
@@ -443,6 +508,161 @@ START_TEST(test_adjoint)
 	struct mlip_sf *sf = mixed_set(Z3, 3, &n);
 	check_adjoint(sf, n, 5);
 	check_adjoint(NULL, 0, 6);
+	free(sf);
+	sf = wide_set(Z3, 3, &n);
+	check_adjoint(sf, n, 7);
+	free(sf);
+}
+END_TEST
+
+/*
+ * The _multi forms equal one call per set, bit for bit (rows of the sets
+ * interleaved in one array), and the VJP accumulates into g_edge.
+ */
+START_TEST(test_multi)
+{
+	size_t n;
+	struct mlip_sf *sf = wide_set(Z3, 3, &n);
+	struct mlip_descriptor d;
+	struct mlip_err err;
+	ck_assert_msg(mlip_descriptor_init(&d, Z3, 3, 4.5, sf, n, &err) == 0, "%s", err.msg);
+	struct mlip_structure s[3];
+	struct mlip_structure *ps[3] = { &s[0], &s[1], &s[2] };
+	three_systems(s, 21);
+	struct mlip_batch b;
+	fx_batch_build(&b, ps, 3, 4.5);
+	struct mlip_env env;
+	mlip_env_init(&env);
+	ck_assert_int_eq(mlip_env_build(&env, &d, &b, &err), 0);
+	enum { NW = 3 };
+	size_t N = b.n_atoms, D = d.max_dim, E = env.n_edges;
+	uint64_t rng = 5;
+	size_t *row = fx_calloc(NW * N, sizeof(size_t));
+	mlip_real *w = fx_calloc(NW * N * D, sizeof(mlip_real));
+	mlip_real *J = fx_calloc(NW * N * D, sizeof(mlip_real)), *J1 = fx_calloc(NW * N * D, sizeof(mlip_real));
+	double *t = fx_calloc(NW * 3 * E, sizeof(double)), *g = fx_calloc(NW * 3 * E, sizeof(double));
+	double *g1 = fx_calloc(3 * E, sizeof(double));
+	for (size_t q = 0; q < NW; q++)
+		for (size_t i = 0; i < N; i++)
+			row[q * N + i] = (i * NW + q) * D; /* sets interleaved by atom */
+	for (size_t k = 0; k < NW * N * D; k++)
+		w[k] = (mlip_real)(2 * test_rand_unif(&rng) - 1);
+	for (size_t k = 0; k < NW * 3 * E; k++) {
+		t[k] = 2 * test_rand_unif(&rng) - 1;
+		g[k] = 0.25; /* accumulated onto */
+	}
+	ck_assert_int_eq(mlip_descriptor_vjp_multi(g, w, row, NW, &d, &env, &err), 0);
+	ck_assert_int_eq(mlip_descriptor_jvp_multi(J, row, t, NW, &d, &env, &err), 0);
+	size_t nz = 0;
+	for (size_t q = 0; q < NW; q++) {
+		for (size_t k = 0; k < 3 * E; k++)
+			g1[k] = 0.25;
+		ck_assert_int_eq(mlip_descriptor_vjp(g1, w, row + q * N, &d, &env, &err), 0);
+		ck_assert_int_eq(mlip_descriptor_jvp(J1, row + q * N, t + q * 3 * E, &d, &env, &err), 0);
+		for (size_t k = 0; k < 3 * E; k++)
+			ck_assert_msg(!memcmp(&g1[k], &g[q * 3 * E + k], sizeof(double)),
+				      "set %zu edge %zu: vjp %.17g multi %.17g", q, k / 3, g1[k],
+				      g[q * 3 * E + k]);
+		for (size_t i = 0; i < N; i++) {
+			size_t di = d.dim[env.species[i]];
+			ck_assert_int_eq(memcmp(J1 + row[q * N + i], J + row[q * N + i],
+						di * sizeof(mlip_real)), 0);
+			for (size_t k = 0; k < di; k++)
+				nz += J[row[q * N + i] + k] != 0;
+		}
+		for (size_t k = 0; k < 3 * E; k++)
+			nz += g1[k] != 0.25;
+	}
+	ck_assert_uint_gt(nz, NW * (N * 50 + 3 * E / 2));
+	free(row);
+	free(w);
+	free(J);
+	free(J1);
+	free(t);
+	free(g);
+	free(g1);
+	mlip_env_release(&env);
+	fx_batch_free(&b);
+	for (int k = 0; k < 3; k++)
+		mlip_structure_release(&s[k]);
+	mlip_descriptor_release(&d);
+	free(sf);
+}
+END_TEST
+
+/*
+ * mlip_env_cache changes no bit of the forward, VJP or JVP, also when the
+ * elements have different sets (here O has no radial chain, so its edges
+ * keep fewer cached values than the others).
+ */
+START_TEST(test_cache)
+{
+	size_t n, m = 0;
+	struct mlip_sf *sf = wide_set(Z3, 3, &n);
+	for (size_t k = 0; k < n; k++) /* drop O's evenly spaced radial functions */
+		if (!(sf[k].z == 8 && sf[k].kind == MLIP_SF_G2 && sf[k].eta == 1))
+			sf[m++] = sf[k];
+	ck_assert_uint_lt(m, n);
+	struct mlip_descriptor d;
+	struct mlip_err err;
+	ck_assert_msg(mlip_descriptor_init(&d, Z3, 3, 4.5, sf, m, &err) == 0, "%s", err.msg);
+	struct mlip_structure s[3];
+	struct mlip_structure *ps[3] = { &s[0], &s[1], &s[2] };
+	three_systems(s, 31);
+	struct mlip_batch b;
+	fx_batch_build(&b, ps, 3, 4.5);
+	struct mlip_env env;
+	mlip_env_init(&env);
+	ck_assert_int_eq(mlip_env_build(&env, &d, &b, &err), 0);
+	size_t N = b.n_atoms, D = d.max_dim, E = env.n_edges;
+	uint64_t rng = 3;
+	size_t *row = fx_calloc(N, sizeof(size_t));
+	mlip_real *G[2], *J[2], *w = fx_calloc(N * D, sizeof(mlip_real));
+	double *g[2], *t = fx_calloc(3 * E, sizeof(double));
+	for (size_t i = 0; i < N; i++)
+		row[i] = i * D;
+	for (size_t k = 0; k < N * D; k++)
+		w[k] = (mlip_real)(2 * test_rand_unif(&rng) - 1);
+	for (size_t k = 0; k < 3 * E; k++)
+		t[k] = 2 * test_rand_unif(&rng) - 1;
+	for (int c = 0; c < 2; c++) {
+		G[c] = fx_calloc(N * D, sizeof(mlip_real));
+		J[c] = fx_calloc(N * D, sizeof(mlip_real));
+		g[c] = fx_calloc(3 * E, sizeof(double));
+		if (c) {
+			ck_assert_int_eq(mlip_env_cache(&env, &d, &err), 0);
+			ck_assert_uint_gt(env.cache_stride, 0);
+		}
+		ck_assert_int_eq(mlip_descriptor_forward(G[c], row, &d, &env, &err), 0);
+		ck_assert_int_eq(mlip_descriptor_vjp(g[c], w, row, &d, &env, &err), 0);
+		ck_assert_int_eq(mlip_descriptor_jvp(J[c], row, t, &d, &env, &err), 0);
+	}
+	for (size_t k = 0; k < N * D; k++) /* (a fused multiply-add in one path only shows here) */
+		ck_assert_msg(!memcmp(&G[0][k], &G[1][k], sizeof(mlip_real)),
+			      "G atom %zu (Z %d) [%zu]: %.17g cached %.17g", k / D, b.numbers[k / D],
+			      k % D, (double)G[0][k], (double)G[1][k]);
+	ck_assert_int_eq(memcmp(J[0], J[1], N * D * sizeof(mlip_real)), 0);
+	ck_assert_int_eq(memcmp(g[0], g[1], 3 * E * sizeof(double)), 0);
+	double gmax = 0;
+	for (size_t k = 0; k < N * D; k++)
+		gmax = fmax(gmax, fabs((double)G[0][k]));
+	ck_assert(gmax > 0.5);
+	/* A new environment drops the cache. */
+	ck_assert_int_eq(mlip_env_build(&env, &d, &b, &err), 0);
+	ck_assert_uint_eq(env.cache_stride, 0);
+	for (int c = 0; c < 2; c++) {
+		free(G[c]);
+		free(J[c]);
+		free(g[c]);
+	}
+	free(row);
+	free(w);
+	free(t);
+	mlip_env_release(&env);
+	fx_batch_free(&b);
+	for (int k = 0; k < 3; k++)
+		mlip_structure_release(&s[k]);
+	mlip_descriptor_release(&d);
 	free(sf);
 }
 END_TEST
@@ -664,6 +884,8 @@ Suite *suite_descriptor(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_jvp_fd);
 	tcase_add_test(tc, test_adjoint);
+	tcase_add_test(tc, test_multi);
+	tcase_add_test(tc, test_cache);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("config");
 	tcase_add_test(tc, test_default_set);

@@ -11,8 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mlearn.h"
 #include "model.h"
 #include "model_fixtures.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* ---- tensor table ------------------------------------------------------------------ */
 
@@ -722,6 +726,183 @@ START_TEST(test_train_grads_default)
 }
 END_TEST
 
+/* ---- collation and threads -------------------------------------------------------------------- */
+
+/* Energies, forces, stresses, atomic energies and the gradient of a mixed loss, in one array. */
+static double *model_outputs(struct mlip_model *m, const struct mlip_batch *b, uint64_t seed,
+			     size_t *n)
+{
+	struct mlip_model_out out;
+	struct mlip_err err;
+	size_t N = b->n_atoms, B = b->n_systems, H = m->config.n_heads;
+	size_t cnt[5] = { B * H, 3 * N * H, 9 * B * H, N * H, m->n_params };
+	forward(m, b, MLIP_MODEL_FORCES | MLIP_MODEL_STRESS | MLIP_MODEL_ATOMIC | MLIP_MODEL_TRAIN,
+		&out);
+	double *r = fx_calloc(cnt[0] + cnt[1] + cnt[2] + cnt[3] + cnt[4], sizeof(double)), *p = r;
+	const double *src[4] = { out.energy, out.forces, out.stress, out.atomic_energy };
+	for (int q = 0; q < 4; q++) {
+		memcpy(p, src[q], cnt[q] * sizeof(double));
+		p += cnt[q];
+	}
+	struct loss l = make_loss(b, H, seed);
+	mlip_model_zero_grad(m);
+	ck_assert_msg(mlip_model_backward(m, b, l.a, l.c, l.d, &err) == 0, "%s", err.msg);
+	for (size_t k = 0; k < m->n_params; k++)
+		p[k] = (double)m->grads[k];
+	free_loss(&l);
+	*n = cnt[0] + cnt[1] + cnt[2] + cnt[3] + cnt[4];
+	return r;
+}
+
+/* The same numbers, bit for bit (a tolerance would hide a changed summation order). */
+static void assert_same_outputs(const double *a, const double *b, size_t n, const char *what)
+{
+	size_t diff = 0, first = n;
+	for (size_t k = 0; k < n; k++)
+		if (memcmp(&a[k], &b[k], sizeof(double))) {
+			diff++;
+			if (first == n)
+				first = k;
+		}
+	ck_assert_msg(diff == 0, "%s: %zu of %zu values differ, first [%zu] %.17g vs %.17g", what,
+		      diff, n, first, first < n ? a[first] : 0, first < n ? b[first] : 0);
+}
+
+/*
+ * The library's collation (mlip_batch_collate, the programs' path) and the
+ * test fixture give the model the same batch: same outputs, bit for bit, for
+ * the three-element systems (explicit set with G3, two heads; default set) and
+ * for the first structures of the mlearn Si training set.
+ */
+START_TEST(test_collate_batches)
+{
+	const size_t hid[2] = { 8, 6 };
+	struct mlip_err err;
+	struct mlip_structure s[3];
+	struct mlip_structure *ps[3] = { &s[0], &s[1], &s[2] };
+	three_systems(s, 41);
+	size_t n_sf;
+	struct mlip_sf *sf = small_set(&n_sf);
+	struct mlip_model *m3[2] = {
+		new_model(3, Z3, 2, hid, MLIP_ACT_SILU, 2, sf, n_sf, 4.5, 3),
+		new_model(3, Z3, 2, hid, MLIP_ACT_TANH, 1, NULL, 0, 4.5, 4),
+	};
+	/* the Si structures */
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/Si/training.json", test_mlearn_dir());
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	struct mlip_structure_list list;
+	mlip_structure_list_init(&list);
+	ck_assert_msg(mlip_mlearn_read(f, path, &list, &err) == 0, "%s", err.msg);
+	fclose(f);
+	ck_assert_uint_ge(list.n, 4);
+	struct mlip_structure *si[4] = { &list.items[0], &list.items[1], &list.items[2],
+					  &list.items[3] };
+	struct mlip_model *msi = new_model(1, (int[]){ 14 }, 2, hid, MLIP_ACT_TANH, 1, NULL, 0, 5.5, 5);
+	struct {
+		struct mlip_model *m;
+		struct mlip_structure *const *s;
+		size_t n;
+		double cutoff;
+	} cases[3] = { { m3[0], ps, 3, 5.0 }, { m3[1], ps, 3, 4.5 }, { msi, si, 4, 5.5 } };
+	for (int c = 0; c < 3; c++) {
+		struct mlip_batch fx, lib;
+		mlip_batch_init(&lib);
+		fx_batch_build(&fx, cases[c].s, cases[c].n, cases[c].cutoff);
+		ck_assert_msg(mlip_batch_collate(&lib, (const struct mlip_structure *const *)cases[c].s,
+						 cases[c].n, cases[c].cutoff, 0, NULL, &err) == 0,
+			      "%s", err.msg);
+		ck_assert_uint_eq(lib.n_atoms, fx.n_atoms);
+		ck_assert_uint_eq(lib.n_edges, fx.n_edges);
+		ck_assert_uint_gt(lib.n_edges, 10 * lib.n_systems);
+		fit(cases[c].m, &lib);
+		size_t n1, n2;
+		double *a = model_outputs(cases[c].m, &fx, 60 + c, &n1);
+		double *b = model_outputs(cases[c].m, &lib, 60 + c, &n2);
+		ck_assert_uint_eq(n1, n2);
+		assert_same_outputs(a, b, n1, c == 2 ? "mlearn Si" : "three systems");
+		free(a);
+		free(b);
+		fx_batch_free(&fx);
+		mlip_batch_release(&lib);
+	}
+	mlip_model_free(m3[0]);
+	mlip_model_free(m3[1]);
+	mlip_model_free(msi);
+	mlip_structure_list_release(&list);
+	for (int k = 0; k < 3; k++)
+		mlip_structure_release(&s[k]);
+	free(sf);
+}
+END_TEST
+
+/*
+ * Threads: the count rule, and outputs with two threads equal to one thread's,
+ * bit for bit (a 216-atom Si cell with two heads; the three-element systems
+ * with G3 functions). Without OpenMP everything runs on one thread and the
+ * comparison still holds.
+ */
+START_TEST(test_threads)
+{
+	/* the Si layers are wide enough (216 × 20 values and more) for threaded activations */
+	const size_t hid[2] = { 12, 10 }, hid_si[2] = { 24, 20 };
+	struct mlip_structure s[4];
+	uint64_t rng = 77;
+	three_systems(s, 43);
+	fx_diamond(&s[3], 3, 5.431, 0.15, &rng);
+	size_t n_sf;
+	struct mlip_sf *sf = small_set(&n_sf);
+	struct mlip_model *m[2] = {
+		new_model(3, Z3, 2, hid, MLIP_ACT_SOFTPLUS, 2, sf, n_sf, 4.5, 9),
+		new_model(1, (int[]){ 14 }, 2, hid_si, MLIP_ACT_TANH, 2, NULL, 0, 5.5, 10),
+	};
+	struct mlip_batch b[2];
+	build(&b[0], s, 3, 5.0);
+	build(&b[1], &s[3], 1, 5.5);
+	ck_assert_uint_eq(b[1].n_atoms, 216);
+	/* OMP_NUM_THREADS unset: one thread, whatever the machine. */
+	unsetenv("OMP_NUM_THREADS");
+	ck_assert_int_eq(mlip_descriptor_threads(&m[1]->desc, 216), 1);
+	m[1]->desc.n_threads = 2;
+#ifdef _OPENMP
+	ck_assert_int_eq(mlip_descriptor_threads(&m[1]->desc, 216), 2);
+	ck_assert_int_eq(mlip_descriptor_threads(&m[1]->desc, 15), 1); /* one task only */
+#else
+	ck_assert_int_eq(mlip_descriptor_threads(&m[1]->desc, 216), 1);
+#endif
+	for (int c = 0; c < 2; c++) {
+		fit(m[c], &b[c]);
+		m[c]->desc.n_threads = 1;
+		size_t n1, n2, n3;
+		double *one = model_outputs(m[c], &b[c], 90 + c, &n1);
+		m[c]->desc.n_threads = 2;
+		double *two = model_outputs(m[c], &b[c], 90 + c, &n2);
+		assert_same_outputs(one, two, n1, "2 threads (n_threads)");
+		/* The environment's count: OMP_NUM_THREADS set, omp_set_num_threads(2). */
+		m[c]->desc.n_threads = 0;
+		setenv("OMP_NUM_THREADS", "2", 1);
+#ifdef _OPENMP
+		omp_set_num_threads(2);
+		ck_assert_int_eq(mlip_descriptor_threads(&m[c]->desc, b[c].n_atoms), 2);
+#endif
+		double *env = model_outputs(m[c], &b[c], 90 + c, &n3);
+		unsetenv("OMP_NUM_THREADS");
+		ck_assert_uint_eq(n1, n2);
+		ck_assert_uint_eq(n1, n3);
+		assert_same_outputs(one, env, n1, "2 threads (OMP_NUM_THREADS)");
+		free(one);
+		free(two);
+		free(env);
+		fx_batch_free(&b[c]);
+		mlip_model_free(m[c]);
+	}
+	for (int k = 0; k < 4; k++)
+		mlip_structure_release(&s[k]);
+	free(sf);
+}
+END_TEST
+
 /* ---- BLAS against naive loops ------------------------------------------------------------------ */
 
 START_TEST(test_blas_naive)
@@ -790,6 +971,11 @@ Suite *suite_model(void)
 	tcase_add_loop_test(tc, test_train_grads, 0, 3);
 	tcase_add_test(tc, test_train_grads_default);
 	tcase_add_test(tc, test_blas_naive);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("batches");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_collate_batches);
+	tcase_add_test(tc, test_threads);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -259,6 +259,30 @@ START_TEST(test_mlp_backward)
 		check_backward(1, w1, (enum mlip_activation)a, 50 + a);
 	}
 	check_backward(0, w0, MLIP_ACT_TANH, 60);
+	/* Energy-only backward on a one-stream cache (no φ'' kept) equals the
+	 * same backward on a cache with room for tangents. */
+	for (int a = 0; a < 3; a++) {
+		struct tnet t1, t3;
+		tnet_init(&t1, 2, w2, (enum mlip_activation)a, 6, 1, 70 + a);
+		tnet_init(&t3, 2, w2, (enum mlip_activation)a, 6, 3, 70 + a);
+		ck_assert_ptr_null(t1.c.d2[0]);
+		ck_assert_ptr_nonnull(t3.c.d2[0]);
+		mlip_real dout[12];
+		for (int k = 0; k < 12; k++)
+			dout[k] = (mlip_real)(0.1 * k - 0.5);
+		mlip_mlp_forward(&t1.c, &t1.net, &t1.p);
+		mlip_mlp_forward(&t3.c, &t3.net, &t3.p);
+		mlip_mlp_backward(&t1.g, t1.scratch, dout, NULL, 0, &t1.c, &t1.net, &t1.p);
+		mlip_mlp_backward(&t3.g, t3.scratch, dout, NULL, 0, &t3.c, &t3.net, &t3.p);
+		ck_assert_uint_eq(t1.n_params, t3.n_params);
+		ck_assert_int_eq(memcmp(t1.gbuf, t3.gbuf, t1.n_params * sizeof(mlip_real)), 0);
+		double gmax = 0;
+		for (size_t k = 0; k < t1.n_params; k++)
+			gmax = fmax(gmax, fabs((double)t1.gbuf[k]));
+		ck_assert(gmax > 0.01);
+		tnet_free(&t1);
+		tnet_free(&t3);
+	}
 }
 END_TEST
 
