@@ -9,6 +9,8 @@
  */
 #include <cblas.h>
 #include <math.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "network.h"
@@ -78,11 +80,34 @@ void mlip_act_eval(enum mlip_activation a, double x, double *f, double *d1, doub
 		*d2 = g2;
 }
 
+/* ---- FLOP count (train.profile_flops) --------------------------------------- */
+
+/* Multiply-adds of the matrix products count 2 FLOPs each, as fairchem's
+ * counter counts them; elementwise work is not included. Atomic because the
+ * model's threads may run products concurrently. */
+static _Atomic uint64_t matmul_flops;
+
+static void count_flops(size_t m, size_t n, size_t k)
+{
+	atomic_fetch_add_explicit(&matmul_flops, (uint64_t)2 * m * n * k, memory_order_relaxed);
+}
+
+uint64_t mlip_matmul_flops(void)
+{
+	return atomic_load(&matmul_flops);
+}
+
+void mlip_matmul_flops_reset(void)
+{
+	atomic_store(&matmul_flops, 0);
+}
+
 /* ---- linear layer kernels ------------------------------------------------ */
 
 void mlip_matmul_forward_naive(mlip_real *out, const mlip_real *in, const mlip_real *w,
 			       const mlip_real *b, size_t rows, size_t in_dim, size_t out_dim)
 {
+	count_flops(rows, out_dim, in_dim);
 	for (size_t r = 0; r < rows; r++)
 		for (size_t o = 0; o < out_dim; o++) {
 			double s = b ? (double)b[o] : 0;
@@ -97,6 +122,7 @@ void mlip_matmul_forward(mlip_real *out, const mlip_real *in, const mlip_real *w
 {
 	if (!rows)
 		return;
+	count_flops(rows, out_dim, in_dim);
 	GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)out_dim, (int)in_dim, 1,
 	     in, (int)in_dim, w, (int)in_dim, 0, out, (int)out_dim);
 	if (b)
@@ -109,6 +135,7 @@ void mlip_matmul_backward_naive(mlip_real *din, mlip_real *dw, const mlip_real *
 				const mlip_real *in, const mlip_real *w, size_t rows, size_t in_dim,
 				size_t out_dim)
 {
+	count_flops(out_dim, in_dim, rows * (din ? 2 : 1));
 	for (size_t o = 0; o < out_dim; o++)
 		for (size_t i = 0; i < in_dim; i++) {
 			double s = 0;
@@ -132,6 +159,7 @@ void mlip_matmul_backward(mlip_real *din, mlip_real *dw, const mlip_real *dout,
 {
 	if (!rows)
 		return;
+	count_flops(out_dim, in_dim, rows * (din ? 2 : 1));
 	GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)out_dim, (int)in_dim, (int)rows, 1,
 	     dout, (int)out_dim, in, (int)in_dim, 1, dw, (int)in_dim);
 	if (din)
@@ -168,6 +196,7 @@ static void linear_din(const struct mlip_mlp *net, mlip_real *din, const mlip_re
 {
 	if (!rows)
 		return;
+	count_flops(rows, in_dim, out_dim);
 	if (net->naive) {
 		for (size_t r = 0; r < rows; r++)
 			for (size_t i = 0; i < in_dim; i++) {

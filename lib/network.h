@@ -23,6 +23,7 @@
 #define MLIP_NETWORK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "error.h"
 #include "real.h"
@@ -39,6 +40,14 @@ enum mlip_activation {
 const char *mlip_activation_name(enum mlip_activation a);
 /* The activation called name; MLIP_EINVAL naming the choices if unknown. */
 int mlip_activation_parse(enum mlip_activation *a, const char *name, struct mlip_err *err);
+
+/*
+ * FLOPs of the matrix products run since the last reset (2 per multiply-add,
+ * as fairchem's FLOP counter counts them; elementwise work such as the
+ * symmetry functions and activations is not included).
+ */
+uint64_t mlip_matmul_flops(void);
+void mlip_matmul_flops_reset(void);
 
 /* φ(x), φ'(x), φ''(x) (any output pointer may be NULL). */
 void mlip_act_eval(enum mlip_activation a, double x, double *f, double *d1, double *d2);

@@ -21,6 +21,7 @@
 #include "evaluate.h"
 #include "log.h"
 #include "metrics.h"
+#include "network.h"
 #include "optim.h"
 #include "potential.h"
 #include "rng.h"
@@ -55,6 +56,7 @@ struct trainer {
 	FILE *checksums;
 	uint64_t last_ckpt_step;
 	unsigned needs;
+	int profiled;                         /* train.profile_flops reported */
 	struct mlip_potential base;           /* model.init_from: the starting model */
 	int has_base;
 	char init_from[1024];                 /* its path, for messages */
@@ -358,6 +360,28 @@ static int write_checkpoint(struct trainer *t, const char *name, struct mlip_err
 	return mlip_dist_agree(rc, err);
 }
 
+/*
+ * train.profile_flops: the counted FLOPs of one training forward (energies,
+ * and the forces / stress the tasks need) and backward on this rank's first
+ * batch. Only matrix products are counted (mlip_matmul_flops).
+ */
+static void report_flops(struct trainer *t, const struct mlip_batch *b, uint64_t fwd, uint64_t bwd)
+{
+	double per_atom = (double)(fwd + bwd) / (double)(b->n_atoms ? b->n_atoms : 1);
+	if (!is0(t))
+		return;
+	mlip_log(MLIP_LOG_INFO, "profile: %llu + %llu FLOPs (forward + backward, matrix products) "
+		 "for %zu atoms: %.0f per atom", (unsigned long long)fwd, (unsigned long long)bwd,
+		 b->n_atoms, per_atom);
+	if (t->opts->metrics) {
+		fprintf(t->opts->metrics, "{\"type\":\"profile\",\"step\":%llu,\"atoms\":%zu,"
+			"\"forward_flops\":%llu,\"backward_flops\":%llu,\"flops_per_atom\":%.17g}\n",
+			(unsigned long long)t->pg.step, b->n_atoms, (unsigned long long)fwd,
+			(unsigned long long)bwd, per_atom);
+		fflush(t->opts->metrics);
+	}
+}
+
 /* One optimizer iteration; returns MLIP_ERUN after too many non-finite steps. */
 static int train_step(struct trainer *t, struct mlip_err *err)
 {
@@ -375,7 +399,13 @@ static int train_step(struct trainer *t, struct mlip_err *err)
 			 ((t->needs & MLIP_HAS_STRESS) ? MLIP_MODEL_STRESS : 0);
 
 	mlip_model_zero_grad(m);
+	int profile = t->cfg->train.profile_flops && !t->profiled;
+	uint64_t flops_fwd = 0;
+	if (profile)
+		mlip_matmul_flops_reset();
 	rc = mlip_model_forward(m, b, flags, &out, err);
+	if (profile)
+		flops_fwd = mlip_matmul_flops();
 	if (!rc)
 		rc = mlip_tasks_loss_counts(tasks, b, t->counts, err);
 	if ((rc = mlip_dist_agree(rc, err)))
@@ -392,6 +422,10 @@ static int train_step(struct trainer *t, struct mlip_err *err)
 					 out.stress ? t->dS : NULL, err);
 	if ((rc = mlip_dist_agree(rc, err)))
 		return rc;
+	if (profile) {
+		report_flops(t, b, flops_fwd, mlip_matmul_flops() - flops_fwd);
+		t->profiled = 1;
+	}
 	double local = 0;
 	for (size_t k = 0; k < T; k++)
 		local += t->task_loss[k];

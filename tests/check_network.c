@@ -309,12 +309,36 @@ START_TEST(test_mlp_blas_naive)
 }
 END_TEST
 
+/* Two FLOPs per multiply-add of every product, whichever kernel ran it. */
+START_TEST(test_flop_count)
+{
+	mlip_real in[3 * 4], w[5 * 4], out[3 * 5], dout[3 * 5], dw[5 * 4], din[3 * 4];
+	for (int k = 0; k < 12; k++)
+		in[k] = din[k] = 0.1 * k;
+	for (int k = 0; k < 20; k++)
+		w[k] = dw[k] = 0.05 * k;
+	for (int k = 0; k < 15; k++)
+		dout[k] = 0.01 * k;
+	mlip_matmul_flops_reset();
+	mlip_matmul_forward(out, in, w, NULL, 3, 4, 5);
+	ck_assert_uint_eq(mlip_matmul_flops(), 2 * 3 * 4 * 5);
+	mlip_matmul_forward_naive(out, in, w, NULL, 3, 4, 5);
+	ck_assert_uint_eq(mlip_matmul_flops(), 2 * 2 * 3 * 4 * 5);
+	mlip_matmul_flops_reset();
+	mlip_matmul_backward(din, dw, dout, in, w, 3, 4, 5);     /* dW and dX */
+	ck_assert_uint_eq(mlip_matmul_flops(), 2 * 2 * 3 * 4 * 5);
+	mlip_matmul_backward_naive(NULL, dw, dout, in, w, 3, 4, 5); /* dW only */
+	ck_assert_uint_eq(mlip_matmul_flops(), 3 * 2 * 3 * 4 * 5);
+}
+END_TEST
+
 Suite *suite_network(void)
 {
 	Suite *s = suite_create("network");
 	TCase *tc = tcase_create("kernels");
 	tcase_add_test(tc, test_activations);
 	tcase_add_test(tc, test_matmul_blas_naive);
+	tcase_add_test(tc, test_flop_count);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("mlp");
 	tcase_set_timeout(tc, 60);

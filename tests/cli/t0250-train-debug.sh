@@ -22,3 +22,17 @@ for r in rows:
     assert t["Si.w1"][0] > 0 and t["Si.w1"][1] > 0
 PYEOF
 done
+# train.profile_flops: one record with the counted FLOPs of a forward and backward
+expect_status 0 mlip-train -c "$TMPD/cfg.yaml" -o "$TMPD/prof" --set train.profile_flops=true --set schedule.epochs=1
+expect_err "profile:"
+$PY - "$TMPD/out" <<'PYEOF' || exit 1
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+p = [r for r in rows if r["type"] == "profile"]
+assert len(p) == 1, p
+p = p[0]
+# the network 32 -> 12 -> 12 -> 1 alone costs 2*(32*12 + 12*12 + 12) FLOPs per atom forward
+assert p["forward_flops"] >= 2 * (32 * 12 + 12 * 12 + 12) * p["atoms"], p
+assert p["backward_flops"] > p["forward_flops"], p
+assert abs(p["flops_per_atom"] - (p["forward_flops"] + p["backward_flops"]) / p["atoms"]) < 1e-6
+PYEOF
