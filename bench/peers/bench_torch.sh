@@ -60,7 +60,7 @@ CFG
 
 # --- the step benchmark in both precisions
 PKG="$(pkg-config --cflags --libs yaml-0.1 jansson openblas mpich)"
-CF="-std=c11 -D_GNU_SOURCE -O2 -Ilib -Iplugins -DMLIP_VERSION=\"0.1.0\" -DMLIP_PLUGINDIR=\"$top/lib/plugins\""
+CF="-std=c11 -D_GNU_SOURCE -O2 -fopenmp -Ilib -Iplugins -DMLIP_VERSION=\"0.1.0\" -DMLIP_PLUGINDIR=\"$top/lib/plugins\""
 mkdir -p "$W/o32"
 for f in lib/*.c; do
 	[ "$f" = lib/train.c ] && continue   # float64 only, and not needed here
