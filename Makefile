@@ -152,5 +152,6 @@ clean:
 
 include tests/plugins/plugins.mk
 include tests/oracle/oracle.mk
+include bench/accuracy.mk
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
