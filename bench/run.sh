@@ -7,7 +7,11 @@ cd "$top"
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 : "${MLIP_MLEARN_DIR:=$top/../shared/data/mlearn}"
 export MLIP_MLEARN_DIR
-echo "# mlip benchmarks on $(uname -m), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+exec 3>&1
+{
+echo "# mlip benchmarks on $(uname -m), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
 for b in build/bench/bench_*; do
 	[ -x "$b" ] || continue
 	echo "## $(basename "$b")"
@@ -20,3 +24,24 @@ if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
 else
 	echo "## PyTorch peer: skipped (python3-torch is not installed; make deps installs it)"
 fi
+} | tee "$out" >&3
+# The figures also go to bench/RESULTS.md ("Speed" section; others are kept).
+results="${MLIP_BENCH_RESULTS:-$top/bench/RESULTS.md}"
+[ "$results" = "-" ] && exit 0
+/usr/bin/python3 - "$out" "$results" <<'PYEOF'
+import os, platform, sys
+text = open(sys.argv[1]).read().rstrip("\n")
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
+# an indented block: no line of it starts with "## ", which marks sections here
+sec = ["## Speed (make bench)", "",
+       "Machine: %s, %d cores. Other jobs may share the machine: compare ratios within one run." % (cpu, os.cpu_count()),
+       ""] + ["    " + l for l in text.split("\n")] + [""]
+path = sys.argv[2]
+old = open(path).read() if os.path.exists(path) else "# mlip benchmark results\n\n"
+start = old.find("## Speed")
+if start >= 0:
+    end = old.find("\n## ", start + 1)
+    old = old[:start] + (old[end + 1:] if end >= 0 else "")
+open(path, "w").write(old.rstrip("\n") + "\n\n" + "\n".join(sec))
+print("written to " + path)
+PYEOF
