@@ -19,6 +19,11 @@ int mlip_potential_model_config(const struct mlip_config_model *cm,
 	*sf = NULL;
 	if (cm->init_from)
 		return mlip_err_set(err, MLIP_EINVAL, "model.init_from must be resolved before building");
+	if ((cm->precision == MLIP_CFG_FLOAT32) != (sizeof(mlip_real) == sizeof(float)))
+		return mlip_err_set(err, MLIP_EINVAL,
+				    "model.precision: this mlip computes in %s; %s is not a run-time "
+				    "option yet (set model.precision: %s)", MLIP_REAL_NAME,
+				    cm->precision == MLIP_CFG_FLOAT32 ? "float32" : "float64", MLIP_REAL_NAME);
 	if (cm->n_elements > MLIP_MAX_ELEMENTS)
 		return mlip_err_set(err, MLIP_EINVAL, "model.elements: at most %d elements",
 				    MLIP_MAX_ELEMENTS);

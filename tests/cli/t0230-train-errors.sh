@@ -45,3 +45,6 @@ for bad in nosym nullops noops; do
 		--set tasks.1.loss.name=$bad
 	expect_err "mlip-loss-$bad.so"
 done
+# float32 is not a run-time option yet: refused, never silently ignored
+expect_status 2 mlip-train -q -c "$TMPD/cfg.yaml" -o "$TMPD/r" --set model.precision=float32
+expect_err "model.precision: this mlip computes in float64"
