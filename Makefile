@@ -109,8 +109,12 @@ check:
 	@$(MAKE) --no-print-directory cli-tests
 	@$(MAKE) --no-print-directory unit
 
+# ENABLE_VALGRIND=1 runs the unit suites under valgrind (no fork, so leaks are seen).
+VALGRIND = $(if $(filter 1,$(ENABLE_VALGRIND)),CK_FORK=no CK_DEFAULT_TIMEOUT=600 valgrind -q \
+	--error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite)
+
 unit: tests/check_mlip
-	@CK_VERBOSITY=$${CK_VERBOSITY:-normal} ./tests/check_mlip
+	@CK_VERBOSITY=$${CK_VERBOSITY:-normal} $(VALGRIND) ./tests/check_mlip
 
 # Each plugin exports mlip_plugin_entry and nothing else (the toolchain's own
 # _init, _fini, __bss_start, _edata, _end aside).
