@@ -75,6 +75,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "le.h"
 #include "outfile.h"
 #include "elements.h"
 #include "nlist.h"
@@ -100,48 +101,6 @@ static int fast_io(void)
 	return HOST_LITTLE_ENDIAN && !mlip_batch_portable_io;
 }
 
-static void put_u32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-	p[2] = (unsigned char)(v >> 16);
-	p[3] = (unsigned char)(v >> 24);
-}
-
-static void put_u64(unsigned char *p, uint64_t v)
-{
-	for (int k = 0; k < 8; k++)
-		p[k] = (unsigned char)(v >> (8 * k));
-}
-
-static void put_f64(unsigned char *p, double x)
-{
-	uint64_t u;
-	memcpy(&u, &x, sizeof(u));
-	put_u64(p, u);
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	for (int k = 7; k >= 0; k--)
-		v = v << 8 | p[k];
-	return v;
-}
-
-static double get_f64(const unsigned char *p)
-{
-	uint64_t u = get_u64(p);
-	double x;
-	memcpy(&x, &u, sizeof(x));
-	return x;
-}
-
 /* Two's complement without relying on implementation-defined conversions. */
 static int32_t u32_to_i32(uint32_t u)
 {
@@ -154,7 +113,7 @@ static unsigned char *put_f64s(unsigned char *p, const double *x, size_t n)
 		memcpy(p, x, 8 * n);
 	else
 		for (size_t k = 0; k < n; k++)
-			put_f64(p + 8 * k, x[k]);
+			mlip_put_f64(p + 8 * k, x[k]);
 	return p + 8 * n;
 }
 
@@ -164,7 +123,7 @@ static unsigned char *put_u32s(unsigned char *p, const uint32_t *x, size_t n)
 		memcpy(p, x, 4 * n);
 	else
 		for (size_t k = 0; k < n; k++)
-			put_u32(p + 4 * k, x[k]);
+			mlip_put_u32(p + 4 * k, x[k]);
 	return p + 4 * n;
 }
 
@@ -174,7 +133,7 @@ static unsigned char *put_i32s(unsigned char *p, const int32_t *x, size_t n)
 		memcpy(p, x, 4 * n);
 	else
 		for (size_t k = 0; k < n; k++)
-			put_u32(p + 4 * k, (uint32_t)x[k]);
+			mlip_put_u32(p + 4 * k, (uint32_t)x[k]);
 	return p + 4 * n;
 }
 
@@ -191,7 +150,7 @@ static const unsigned char *get_f64s(double *x, const unsigned char *p, size_t n
 		memcpy(x, p, 8 * n);
 	else
 		for (size_t k = 0; k < n; k++)
-			x[k] = get_f64(p + 8 * k);
+			x[k] = mlip_get_f64(p + 8 * k);
 	return p + 8 * n;
 }
 
@@ -201,7 +160,7 @@ static const unsigned char *get_u32s(uint32_t *x, const unsigned char *p, size_t
 		memcpy(x, p, 4 * n);
 	else
 		for (size_t k = 0; k < n; k++)
-			x[k] = get_u32(p + 4 * k);
+			x[k] = mlip_get_u32(p + 4 * k);
 	return p + 4 * n;
 }
 
@@ -211,7 +170,7 @@ static const unsigned char *get_i32s(int32_t *x, const unsigned char *p, size_t 
 		memcpy(x, p, 4 * n);
 	else
 		for (size_t k = 0; k < n; k++)
-			x[k] = u32_to_i32(get_u32(p + 4 * k));
+			x[k] = u32_to_i32(mlip_get_u32(p + 4 * k));
 	return p + 4 * n;
 }
 
@@ -252,7 +211,7 @@ uint32_t mlip_crc32(uint32_t crc, const void *data, size_t n)
 	uint32_t c = ~crc;
 	pthread_once(&crc_once, crc_init);
 	while (n >= 8) {
-		uint32_t a = c ^ get_u32(p), b = get_u32(p + 4);
+		uint32_t a = c ^ mlip_get_u32(p), b = mlip_get_u32(p + 4);
 		c = crc_table[7][a & 0xff] ^ crc_table[6][(a >> 8) & 0xff] ^
 		    crc_table[5][(a >> 16) & 0xff] ^ crc_table[4][a >> 24] ^
 		    crc_table[3][b & 0xff] ^ crc_table[2][(b >> 8) & 0xff] ^
@@ -768,9 +727,9 @@ static int write_record(struct mlip_batch_writer *w, uint32_t kind, const unsign
 {
 	unsigned char h[RECORD_HEADER_BYTES];
 	int rc;
-	put_u32(h, kind);
-	put_u32(h + 4, mlip_crc32(0, payload, n));
-	put_u64(h + 8, n);
+	mlip_put_u32(h, kind);
+	mlip_put_u32(h + 4, mlip_crc32(0, payload, n));
+	mlip_put_u64(h + 8, n);
 	if ((rc = write_bytes(w, h, sizeof(h), err)) || (rc = write_bytes(w, payload, n, err)))
 		return rc;
 	return MLIP_OK;
@@ -787,9 +746,9 @@ int mlip_batch_writer_open(struct mlip_batch_writer *w, FILE *f, const char *pat
 	if (!(cutoff > 0) || !isfinite(cutoff))
 		return mlip_err_set(err, MLIP_EINVAL, "cutoff must be a positive number, not %g", cutoff);
 	memcpy(h, MLIP_BATCH_MAGIC, 8);
-	put_u32(h + 8, MLIP_BATCH_VERSION);
-	put_u32(h + 12, MLIP_BATCH_HEADER_BYTES);
-	put_f64(h + 16, cutoff);
+	mlip_put_u32(h + 8, MLIP_BATCH_VERSION);
+	mlip_put_u32(h + 12, MLIP_BATCH_HEADER_BYTES);
+	mlip_put_f64(h + 16, cutoff);
 	/* flags (24) and reserved (32..63) stay zero */
 	return write_bytes(w, h, sizeof(h), err);
 }
@@ -812,11 +771,11 @@ static int encode(struct mlip_batch_writer *w, const struct mlip_batch *b, size_
 		return mlip_err_set(err, MLIP_ENOMEM, "out of memory for a %llu-byte record",
 				    (unsigned long long)L.total);
 	unsigned char *p = w->buf;
-	put_u64(p, B);
-	put_u64(p + 8, N);
-	put_u64(p + 16, E);
-	put_u64(p + 24, S);
-	put_f64(p + 32, b->cutoff);
+	mlip_put_u64(p, B);
+	mlip_put_u64(p + 8, N);
+	mlip_put_u64(p + 16, E);
+	mlip_put_u64(p + 24, S);
+	mlip_put_f64(p + 32, b->cutoff);
 	put_f64s(p + L.cell, b->cell, 9 * B);
 	put_f64s(p + L.energy, b->energy, B);
 	put_f64s(p + L.stress, b->stress, 9 * B);
@@ -825,7 +784,7 @@ static int encode(struct mlip_batch_writer *w, const struct mlip_batch *b, size_
 	/* An absent label is written as zero whatever the array holds. */
 	for (size_t k = 0; k < B; k++) {
 		if (!(b->has[k] & MLIP_HAS_ENERGY))
-			put_f64(p + L.energy + 8 * k, 0.0);
+			mlip_put_f64(p + L.energy + 8 * k, 0.0);
 		if (!(b->has[k] & MLIP_HAS_STRESS))
 			memset(p + L.stress + 72 * k, 0, 72);
 		if (!(b->has[k] & MLIP_HAS_FORCES))
@@ -835,8 +794,8 @@ static int encode(struct mlip_batch_writer *w, const struct mlip_batch *b, size_
 	put_u32s(p + L.nedges, b->nedges, B);
 	put_u32s(p + L.has, b->has, B);
 	for (size_t k = 0; k < B; k++) {
-		put_u32(p + L.dataset_len + 4 * k, (uint32_t)strlen(b->dataset[k]));
-		put_u32(p + L.id_len + 4 * k, (uint32_t)strlen(b->id[k]));
+		mlip_put_u32(p + L.dataset_len + 4 * k, (uint32_t)strlen(b->dataset[k]));
+		mlip_put_u32(p + L.id_len + 4 * k, (uint32_t)strlen(b->id[k]));
 	}
 	put_i32s(p + L.numbers, b->numbers, N);
 	put_i32s(p + L.edge_i, b->edge_i, E);
@@ -878,7 +837,7 @@ int mlip_batch_writer_close(struct mlip_batch_writer *w, struct mlip_err *err)
 {
 	unsigned char p[8];
 	int rc;
-	put_u64(p, w->n_records);
+	mlip_put_u64(p, w->n_records);
 	rc = write_record(w, MLIP_BATCH_RECORD_END, p, sizeof(p), err);
 	errno = 0;
 	if (!rc && (fflush(w->f) || ferror(w->f)))
@@ -953,9 +912,9 @@ static int read_header(struct mlip_batch_reader *r, const char *where, struct ml
 	if (got < sizeof(h))
 		return rfail(r, err, MLIP_EDATA, "%struncated header (%zu of %u bytes)", where, got,
 			     MLIP_BATCH_HEADER_BYTES);
-	uint32_t version = get_u32(h + 8), hbytes = get_u32(h + 12);
-	double cutoff = get_f64(h + 16);
-	uint64_t flags = get_u64(h + 24);
+	uint32_t version = mlip_get_u32(h + 8), hbytes = mlip_get_u32(h + 12);
+	double cutoff = mlip_get_f64(h + 16);
+	uint64_t flags = mlip_get_u64(h + 24);
 	if (version > MLIP_BATCH_VERSION)
 		return rfail(r, err, MLIP_EDATA,
 			     "%swritten by a newer mlip (version %u); this mlip reads version %u; upgrade mlip",
@@ -1024,7 +983,7 @@ int mlip_batch_reader_next_stream(struct mlip_batch_reader *r, struct mlip_err *
 static int decode(struct mlip_batch *b, const unsigned char *p, uint64_t len, double cutoff,
 		  struct mlip_err *err)
 {
-	uint64_t B = get_u64(p), N = get_u64(p + 8), E = get_u64(p + 16), S = get_u64(p + 24);
+	uint64_t B = mlip_get_u64(p), N = mlip_get_u64(p + 8), E = mlip_get_u64(p + 16), S = mlip_get_u64(p + 24);
 	struct layout L;
 	int rc;
 	if (B == 0)
@@ -1046,9 +1005,9 @@ static int decode(struct mlip_batch *b, const unsigned char *p, uint64_t len, do
 	if (N > INT32_MAX)
 		return mlip_err_set(err, MLIP_EDATA, "%llu atoms do not fit the 32-bit edge indices",
 				    (unsigned long long)N);
-	if (get_f64(p + 32) != cutoff)
+	if (mlip_get_f64(p + 32) != cutoff)
 		return mlip_err_set(err, MLIP_EDATA, "batch cutoff %.17g Å differs from the header's %.17g Å",
-				    get_f64(p + 32), cutoff);
+				    mlip_get_f64(p + 32), cutoff);
 	for (uint64_t o = L.pad; o < L.total; o++)
 		if (p[o])
 			return mlip_err_set(err, MLIP_EDATA, "padding byte %llu is not zero",
@@ -1086,7 +1045,7 @@ static int decode(struct mlip_batch *b, const unsigned char *p, uint64_t len, do
 
 	const unsigned char *q = p + L.strings;
 	for (size_t k = 0; k < B; k++) {
-		uint32_t ld = get_u32(p + L.dataset_len + 4 * k), li = get_u32(p + L.id_len + 4 * k);
+		uint32_t ld = mlip_get_u32(p + L.dataset_len + 4 * k), li = mlip_get_u32(p + L.id_len + 4 * k);
 		if (ld > MLIP_BATCH_MAX_STRING || li > MLIP_BATCH_MAX_STRING)
 			return mlip_err_set(err, MLIP_EDATA,
 					    "system %zu: %s of %u bytes is longer than the limit of %u",
@@ -1182,8 +1141,8 @@ int mlip_batch_read_next(struct mlip_batch_reader *r, struct mlip_batch *b,
 	if (got < sizeof(h))
 		return rfail(r, err, MLIP_EDATA, "record %llu: truncated record header (%zu of %u bytes)",
 			     rec, got, RECORD_HEADER_BYTES);
-	uint32_t kind = get_u32(h), crc = get_u32(h + 4);
-	uint64_t len = get_u64(h + 8);
+	uint32_t kind = mlip_get_u32(h), crc = mlip_get_u32(h + 4);
+	uint64_t len = mlip_get_u64(h + 8);
 	if (kind == MLIP_BATCH_RECORD_END) {
 		if (len != 8)
 			return rfail(r, err, MLIP_EDATA,
@@ -1212,7 +1171,7 @@ int mlip_batch_read_next(struct mlip_batch_reader *r, struct mlip_batch *b,
 			     rec, (unsigned)crc, (unsigned)sum);
 	r->record = rec;
 	if (kind == MLIP_BATCH_RECORD_END) {
-		uint64_t count = get_u64(r->buf);
+		uint64_t count = mlip_get_u64(r->buf);
 		if (count != r->n_batches)
 			return rfail(r, err, MLIP_EDATA,
 				     "record %llu: end record counts %llu batches but the stream has %llu",

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ckpt.h"
+#include "le.h"
 #include "batch.h"
 #include "outfile.h"
 #include "banned.h"
@@ -15,41 +16,11 @@ static size_t pad64(size_t n)
 	return (n + 63) & ~(size_t)63;
 }
 
-static void put_u32(unsigned char *p, uint32_t v)
-{
-	for (int k = 0; k < 4; k++)
-		p[k] = (unsigned char)(v >> (8 * k));
-}
-
-static void put_u64(unsigned char *p, uint64_t v)
-{
-	for (int k = 0; k < 8; k++)
-		p[k] = (unsigned char)(v >> (8 * k));
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-	uint32_t v = 0;
-	for (int k = 0; k < 4; k++)
-		v |= (uint32_t)p[k] << (8 * k);
-	return v;
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	for (int k = 0; k < 8; k++)
-		v |= (uint64_t)p[k] << (8 * k);
-	return v;
-}
-
 /* Little-endian bytes of n doubles (a copy only on big-endian hosts). */
 static void le_doubles(unsigned char *out, const double *x, size_t n)
 {
 	for (size_t k = 0; k < n; k++) {
-		uint64_t u;
-		memcpy(&u, &x[k], 8);
-		put_u64(out + 8 * k, u);
+		mlip_put_f64(out + 8 * k, x[k]);
 	}
 }
 
@@ -80,13 +51,13 @@ int mlip_ckpt_write(const char *path, const char *json, const double *const *blo
 	for (size_t b = 0; b < n_blobs; b++)
 		le_doubles(p + json_padded + b * blob_count * 8, blobs[b], blob_count);
 	memcpy(buf, MLIP_CKPT_MAGIC, 8);
-	put_u32(buf + 8, MLIP_CKPT_VERSION);
-	put_u32(buf + 12, MLIP_CKPT_HEADER_BYTES);
-	put_u64(buf + 16, json_bytes);
-	put_u64(buf + 24, n_blobs);
-	put_u64(buf + 32, blob_count);
-	put_u32(buf + 40, 8);
-	put_u32(buf + 44, mlip_crc32(0, p, body));
+	mlip_put_u32(buf + 8, MLIP_CKPT_VERSION);
+	mlip_put_u32(buf + 12, MLIP_CKPT_HEADER_BYTES);
+	mlip_put_u64(buf + 16, json_bytes);
+	mlip_put_u64(buf + 24, n_blobs);
+	mlip_put_u64(buf + 32, blob_count);
+	mlip_put_u32(buf + 40, 8);
+	mlip_put_u32(buf + 44, mlip_crc32(0, p, body));
 	if ((rc = mlip_outfile_open(&out, path, err))) {
 		free(buf);
 		return rc;
@@ -122,7 +93,7 @@ int mlip_ckpt_read(const char *path, struct mlip_ckpt *c, struct mlip_err *err)
 				  MLIP_CKPT_HEADER_BYTES);
 		goto done;
 	}
-	uint32_t version = get_u32(h + 8);
+	uint32_t version = mlip_get_u32(h + 8);
 	if (version != MLIP_CKPT_VERSION) {
 		rc = mlip_err_set(err, MLIP_EDATA,
 				  "%s: checkpoint version %u; this mlip reads version %u (%s)", path,
@@ -130,8 +101,8 @@ int mlip_ckpt_read(const char *path, struct mlip_ckpt *c, struct mlip_err *err)
 				  version > MLIP_CKPT_VERSION ? "upgrade mlip" : "convert it with an older mlip");
 		goto done;
 	}
-	uint64_t json_bytes = get_u64(h + 16), n_blobs = get_u64(h + 24), count = get_u64(h + 32);
-	if (get_u32(h + 12) != MLIP_CKPT_HEADER_BYTES || get_u32(h + 40) != 8 ||
+	uint64_t json_bytes = mlip_get_u64(h + 16), n_blobs = mlip_get_u64(h + 24), count = mlip_get_u64(h + 32);
+	if (mlip_get_u32(h + 12) != MLIP_CKPT_HEADER_BYTES || mlip_get_u32(h + 40) != 8 ||
 	    json_bytes > ((uint64_t)1 << 32) || n_blobs > 64 || count > ((uint64_t)1 << 36)) {
 		rc = mlip_err_set(err, MLIP_EDATA, "%s: damaged header (sizes out of range)", path);
 		goto done;
@@ -154,7 +125,7 @@ int mlip_ckpt_read(const char *path, struct mlip_ckpt *c, struct mlip_err *err)
 				  path, got < body_bytes ? "truncated" : "trailing data", got, body_bytes);
 		goto done;
 	}
-	if (mlip_crc32(0, body, body_bytes) != get_u32(h + 44)) {
+	if (mlip_crc32(0, body, body_bytes) != mlip_get_u32(h + 44)) {
 		rc = mlip_err_set(err, MLIP_EDATA, "%s: checksum mismatch: the file is damaged", path);
 		goto done;
 	}
@@ -164,8 +135,7 @@ int mlip_ckpt_read(const char *path, struct mlip_ckpt *c, struct mlip_err *err)
 	c->n_blobs = (size_t)n_blobs;
 	c->blob_count = (size_t)count;
 	for (size_t k = 0; k < n_blobs * count; k++) {
-		uint64_t u = get_u64(body + json_padded + 8 * k);
-		memcpy(&c->blobs[k], &u, 8);
+		c->blobs[k] = mlip_get_f64(body + json_padded + 8 * k);
 	}
 done:
 	free(body);

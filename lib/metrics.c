@@ -43,12 +43,6 @@ void mlip_metrics_release(struct mlip_metrics *m)
 	memset(m, 0, sizeof(*m));
 }
 
-void mlip_metrics_reset(struct mlip_metrics *m)
-{
-	if (m->sums)
-		memset(m->sums, 0, m->n_datasets * m->n_tasks * sizeof(*m->sums));
-}
-
 long mlip_metrics_dataset(struct mlip_metrics *m, const char *name)
 {
 	for (size_t k = 0; k < m->n_datasets; k++)

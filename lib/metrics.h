@@ -62,7 +62,6 @@ struct mlip_metrics {
 /* Datasets are added on first use; n_tasks is fixed. */
 int mlip_metrics_init(struct mlip_metrics *m, size_t n_tasks, struct mlip_err *err);
 void mlip_metrics_release(struct mlip_metrics *m);
-void mlip_metrics_reset(struct mlip_metrics *m);
 
 /* Index of dataset name, adding it if new; -1 when out of memory. */
 long mlip_metrics_dataset(struct mlip_metrics *m, const char *name);

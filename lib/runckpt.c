@@ -277,7 +277,8 @@ fail:
 	return rc;
 }
 
-int mlip_runckpt_remove(const char *dir, struct mlip_err *err)
+/* Remove a checkpoint directory and its files (one level: checkpoints have no subdirectories). */
+static int remove_dir(const char *dir, struct mlip_err *err)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -288,8 +289,9 @@ int mlip_runckpt_remove(const char *dir, struct mlip_err *err)
 	while ((e = readdir(d))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
+		/* a path that does not fit is left alone (rmdir then reports the directory) */
+		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) < (int)sizeof(path))
+			unlink(path);
 	}
 	closedir(d);
 	if (rmdir(dir) != 0)
@@ -334,7 +336,7 @@ int mlip_runckpt_prune(const char *root, size_t keep, struct mlip_err *err)
 		 * being written by this run; leave it. */
 		if (!done && complete == 0)
 			continue;
-		int r = mlip_runckpt_remove(path, err);
+		int r = remove_dir(path, err);
 		if (r && !rc)
 			rc = r;
 	}

@@ -69,9 +69,6 @@ int mlip_runckpt_load(const char *dir, struct mlip_run_state *s, struct mlip_err
 /* Create dir and its parents (mkdir -p). */
 int mlip_mkdirs(const char *dir, struct mlip_err *err);
 
-/* Remove a checkpoint directory and its files (not recursive beyond one level). */
-int mlip_runckpt_remove(const char *dir, struct mlip_err *err);
-
 /*
  * Keep the newest `keep` complete step_N directories under checkpoints_dir
  * (by N); remove older ones and incomplete ones older than the newest
