@@ -43,8 +43,9 @@
  *     own scratch, and every output (a G row, the edges of one atom) is
  *     written by one thread only, so results do not depend on the thread
  *     count.
- * Geometry and sums are in double; only G rows and their adjoints are
- * mlip_real. The four-lane structure (hence the order of every sum) is the
+ * Everything is double, G rows and their adjoints included (a float32
+ * model rounds the scaled rows to float at its network input, model.h).
+ * The four-lane structure (hence the order of every sum) is the
  * same whatever the instruction set; only the fused multiply-adds of the
  * AVX2 build (SF_CLONES) make results differ, at round-off, from a machine
  * without AVX2.
@@ -1706,8 +1707,8 @@ enum { SF_FORWARD, SF_VJP, SF_JVP };
 struct sf_pass {
 	int mode;
 	size_t n_w;             /* weight sets (VJP) or tangents (JVP); 1 for forward */
-	mlip_real *G;           /* forward, JVP: output rows */
-	const mlip_real *dG;    /* VJP: input rows */
+	double *G;              /* forward, JVP: output rows */
+	const double *dG;       /* VJP: input rows */
 	const size_t *row;      /* (n_w, N) row offsets */
 	double *g_edge;         /* VJP: (n_w, E, 3), accumulated */
 	const double *t_edge;   /* JVP: (n_w, E, 3) */
@@ -1721,7 +1722,7 @@ static void pass_atom(struct sf_work *w, const struct sf_pass *ps, const struct 
 	if (ps->mode == SF_VJP) {
 		int any = 0;
 		for (size_t h = 0; h < ps->n_w; h++) {
-			const mlip_real *g = ps->dG + ps->row[h * N + i];
+			const double *g = ps->dG + ps->row[h * N + i];
 			for (size_t k = 0; k < p->dim; k++) {
 				w->wt[h * md + k] = (double)g[k];
 				any |= g[k] != 0;
@@ -1756,9 +1757,9 @@ static void pass_atom(struct sf_work *w, const struct sf_pass *ps, const struct 
 		jvp_atom(w, p, S);
 	}
 	for (size_t h = 0; h < ps->n_w; h++) {
-		mlip_real *g = ps->G + ps->row[h * N + i];
+		double *g = ps->G + ps->row[h * N + i];
 		for (size_t k = 0; k < p->dim; k++)
-			g[k] = (mlip_real)w->acc[h * md + k];
+			g[k] = w->acc[h * md + k];
 	}
 }
 
@@ -1800,14 +1801,14 @@ static int run_pass(const struct sf_pass *ps, const struct mlip_descriptor *d,
 	return MLIP_OK;
 }
 
-int mlip_descriptor_forward(mlip_real *G, const size_t *row, const struct mlip_descriptor *d,
+int mlip_descriptor_forward(double *G, const size_t *row, const struct mlip_descriptor *d,
 			    const struct mlip_env *env, struct mlip_err *err)
 {
 	struct sf_pass ps = { .mode = SF_FORWARD, .n_w = 1, .G = G, .row = row };
 	return run_pass(&ps, d, env, err);
 }
 
-int mlip_descriptor_vjp_multi(double *g_edge, const mlip_real *dG, const size_t *row, size_t n,
+int mlip_descriptor_vjp_multi(double *g_edge, const double *dG, const size_t *row, size_t n,
 			      const struct mlip_descriptor *d, const struct mlip_env *env,
 			      struct mlip_err *err)
 {
@@ -1815,14 +1816,14 @@ int mlip_descriptor_vjp_multi(double *g_edge, const mlip_real *dG, const size_t 
 	return n ? run_pass(&ps, d, env, err) : MLIP_OK;
 }
 
-int mlip_descriptor_vjp(double *g_edge, const mlip_real *dG, const size_t *row,
+int mlip_descriptor_vjp(double *g_edge, const double *dG, const size_t *row,
 			const struct mlip_descriptor *d, const struct mlip_env *env,
 			struct mlip_err *err)
 {
 	return mlip_descriptor_vjp_multi(g_edge, dG, row, 1, d, env, err);
 }
 
-int mlip_descriptor_jvp_multi(mlip_real *dG, const size_t *row, const double *t_edge, size_t n,
+int mlip_descriptor_jvp_multi(double *dG, const size_t *row, const double *t_edge, size_t n,
 			      const struct mlip_descriptor *d, const struct mlip_env *env,
 			      struct mlip_err *err)
 {
@@ -1830,7 +1831,7 @@ int mlip_descriptor_jvp_multi(mlip_real *dG, const size_t *row, const double *t_
 	return n ? run_pass(&ps, d, env, err) : MLIP_OK;
 }
 
-int mlip_descriptor_jvp(mlip_real *dG, const size_t *row, const double *t_edge,
+int mlip_descriptor_jvp(double *dG, const size_t *row, const double *t_edge,
 			const struct mlip_descriptor *d, const struct mlip_env *env,
 			struct mlip_err *err)
 {
@@ -1863,13 +1864,13 @@ void mlip_sf_stats_release(struct mlip_sf_stats *s)
 	memset(s, 0, sizeof(*s));
 }
 
-void mlip_sf_stats_add(struct mlip_sf_stats *s, const mlip_real *G, const size_t *row,
+void mlip_sf_stats_add(struct mlip_sf_stats *s, const double *G, const size_t *row,
 		       const struct mlip_env *env)
 {
 	for (size_t i = 0; i < env->n_atoms; i++) {
 		size_t e = (size_t)env->species[i], o = s->off[e], n = s->off[e + 1] - o;
 		double c = ++s->count[e];
-		const mlip_real *g = G + row[i];
+		const double *g = G + row[i];
 		for (size_t k = 0; k < n; k++) {
 			double x = (double)g[k], dlt = x - s->mean[o + k];
 			s->mean[o + k] += dlt / c;
@@ -1893,14 +1894,14 @@ void mlip_sf_stats_merge(struct mlip_sf_stats *dst, const struct mlip_sf_stats *
 	}
 }
 
-void mlip_sf_stats_result(const struct mlip_sf_stats *s, size_t e, mlip_real *mean,
-			  mlip_real *std)
+void mlip_sf_stats_result(const struct mlip_sf_stats *s, size_t e, double *mean,
+			  double *std)
 {
 	size_t o = s->off[e], n = s->off[e + 1] - o;
 	for (size_t k = 0; k < n; k++) {
 		double c = s->count[e];
 		double sd = c > 0 ? sqrt(s->m2[o + k] / c) : 1;
-		mean[k] = (mlip_real)(c > 0 ? s->mean[o + k] : 0);
-		std[k] = (mlip_real)(sd < 1e-12 ? 1 : sd);
+		mean[k] = c > 0 ? s->mean[o + k] : 0;
+		std[k] = sd < 1e-12 ? 1 : sd;
 	}
 }

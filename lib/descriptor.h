@@ -50,7 +50,6 @@
 #include "batch.h"
 #include "elements.h"
 #include "error.h"
-#include "real.h"
 
 #define MLIP_MAX_ELEMENTS 16
 
@@ -179,18 +178,18 @@ void mlip_env_gather(double *dpos, double *dstrain, size_t H, size_t h, const do
  * results are the same, bit for bit, whatever the thread count.
  * Errors: MLIP_ENOMEM (per-thread scratch of O(max_nb) doubles).
  */
-int mlip_descriptor_forward(mlip_real *G, const size_t *row, const struct mlip_descriptor *d,
+int mlip_descriptor_forward(double *G, const size_t *row, const struct mlip_descriptor *d,
 			    const struct mlip_env *env, struct mlip_err *err);
-int mlip_descriptor_vjp(double *g_edge, const mlip_real *dG, const size_t *row,
+int mlip_descriptor_vjp(double *g_edge, const double *dG, const size_t *row,
 			const struct mlip_descriptor *d, const struct mlip_env *env,
 			struct mlip_err *err);
-int mlip_descriptor_jvp(mlip_real *dG, const size_t *row, const double *t_edge,
+int mlip_descriptor_jvp(double *dG, const size_t *row, const double *t_edge,
 			const struct mlip_descriptor *d, const struct mlip_env *env,
 			struct mlip_err *err);
-int mlip_descriptor_vjp_multi(double *g_edge, const mlip_real *dG, const size_t *row, size_t n,
+int mlip_descriptor_vjp_multi(double *g_edge, const double *dG, const size_t *row, size_t n,
 			      const struct mlip_descriptor *d, const struct mlip_env *env,
 			      struct mlip_err *err);
-int mlip_descriptor_jvp_multi(mlip_real *dG, const size_t *row, const double *t_edge, size_t n,
+int mlip_descriptor_jvp_multi(double *dG, const size_t *row, const double *t_edge, size_t n,
 			      const struct mlip_descriptor *d, const struct mlip_env *env,
 			      struct mlip_err *err);
 
@@ -218,11 +217,11 @@ struct mlip_sf_stats {
 int mlip_sf_stats_init(struct mlip_sf_stats *s, const struct mlip_descriptor *d,
 		       struct mlip_err *err);
 void mlip_sf_stats_release(struct mlip_sf_stats *s);
-void mlip_sf_stats_add(struct mlip_sf_stats *s, const mlip_real *G, const size_t *row,
+void mlip_sf_stats_add(struct mlip_sf_stats *s, const double *G, const size_t *row,
 		       const struct mlip_env *env);
 void mlip_sf_stats_merge(struct mlip_sf_stats *dst, const struct mlip_sf_stats *src);
 /* mean and std (dim[e] values each) of element e; mean 0 and std 1 if no atom was seen. */
-void mlip_sf_stats_result(const struct mlip_sf_stats *s, size_t e, mlip_real *mean,
-			  mlip_real *std);
+void mlip_sf_stats_result(const struct mlip_sf_stats *s, size_t e, double *mean,
+			  double *std);
 
 #endif

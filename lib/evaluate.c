@@ -941,7 +941,8 @@ static int results_line(const struct mlip_eval_opts *o, const struct mlip_eval *
 	put_value(f, "%.6g", ev->model_seconds > 0, (double)ev->atoms / ev->model_seconds);
 	fputs(",\"model\":", f);
 	put_string(f, o->model);
-	fprintf(f, ",\"model_crc32\":\"%s\",\"timestamp\":\"%s\"}\n", crc, stamp);
+	fprintf(f, ",\"model_crc32\":\"%s\",\"precision\":\"%s\",\"timestamp\":\"%s\"}\n", crc,
+		mlip_precision_name(ev->model->precision), stamp);
 	if (fclose(f))
 		return mlip_err_set(err, MLIP_ENOMEM, "out of memory");
 	return MLIP_OK;

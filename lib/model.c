@@ -10,6 +10,16 @@
  * row[i] is the offset of atom i's stream-0 row; stream s of atom i is at
  * row[i] + s·n_e·D_e. Everything else is per atom (N), per edge (E) or per
  * system (B), so working memory is linear in the batch size.
+ *
+ * float32 (model.h): X, the activations C, the scratch and dout are float
+ * (X32, C32, ...), and the descriptor passes, which compute in double, write
+ * G and the tangents into DX (same layout as DX: stream q of element e at
+ * dbase[e] + q·n_e·D_e), from where they are scaled and rounded into X32.
+ * ∂o_h/∂x comes out of the network into DX32 and is divided by s in double
+ * into DX. The network reads float copies of the weights (p32, refreshed by
+ * every forward) and backward accumulates float gradients (g32) that it
+ * then adds into m->grads. Precision is branched on here, per stage; the
+ * network kernels are the same code for both types (network_impl.h).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -34,20 +44,26 @@ struct mlip_model_work {
 	size_t dbase[MLIP_MAX_ELEMENTS];   /* block start in DX */
 	size_t cbase[MLIP_MAX_ELEMENTS];   /* block start in C */
 	size_t obase[MLIP_MAX_ELEMENTS];   /* block start in dout */
-	struct mlip_mlp_cache cache[MLIP_MAX_ELEMENTS];
-	size_t *blk, *row;                 /* (N) index in block, X row */
+	enum mlip_precision prec;          /* of the buffers below (set by layout) */
+	struct mlip_mlp_cache_f64 cache[MLIP_MAX_ELEMENTS];   /* float64 */
+	struct mlip_mlp_cache_f32 cache32[MLIP_MAX_ELEMENTS]; /* float32 */
+	size_t *blk, *row;                 /* (N) index in block, row of G */
 	size_t *row_s;                     /* (H, N) rows of streams in X or DX (stream_rows) */
-	mlip_real *X;                      /* (Σ_e S n_e D_e) scaled descriptors and tangents */
-	mlip_real *DX;                     /* (Σ_e H n_e D_e) ∂o_h/∂G */
-	mlip_real *C;                      /* network activations of every block */
-	mlip_real *scratch;                /* network backward scratch (largest block) */
-	mlip_real *dout;                   /* (N, H) ∂L/∂o, in element blocks */
+	double *G;                         /* where the descriptor passes write: X, or DX in float32 */
+	double *X;                         /* (Σ_e S n_e D_e) scaled descriptors and tangents */
+	double *DX;                        /* (Σ_e H n_e D_e) ∂o_h/∂G */
+	double *C;                         /* network activations of every block */
+	double *scratch;                   /* network backward scratch (largest block) */
+	double *dout;                      /* (N, H) ∂L/∂o, in element blocks */
+	float *X32, *DX32, *C32, *scratch32, *dout32; /* float32: the float counterparts */
+	float *p32, *g32;                  /* float32: (n_params) weights of the last forward,
+					      gradients of the last backward */
 	double *g_edge;                    /* (H, E, 3) ∂o_h/∂r_e summed over atoms */
 	double *t_edge;                    /* (H, E, 3) edge tangents of the force/stress terms */
 	double *energy, *stress;           /* (B, H), (B, 9, H) */
 	double *forces, *atomic;           /* (N, 3, H), (N, H) */
 	struct buf b_blk, b_row, b_rows, b_x, b_dx, b_c, b_scr, b_dout, b_ge, b_te, b_en, b_st,
-		b_f, b_at;
+		b_f, b_at, b_dx32, b_p32;
 };
 
 void mlip_model_config_init(struct mlip_model_config *c)
@@ -78,6 +94,8 @@ static int check_config(const struct mlip_model_config *c, struct mlip_err *err)
 					    l + 1, c->hidden[l]);
 	if (!mlip_activation_name(c->activation))
 		return mlip_err_set(err, MLIP_EINVAL, "unknown activation %d", (int)c->activation);
+	if (!mlip_precision_name(c->precision))
+		return mlip_err_set(err, MLIP_EINVAL, "unknown precision %d", (int)c->precision);
 	if (c->n_heads < 1 || c->n_heads > MLIP_MAX_HEADS)
 		return mlip_err_set(err, MLIP_EINVAL, "the model needs 1 to %d heads, not %zu",
 				    MLIP_MAX_HEADS, c->n_heads);
@@ -103,23 +121,39 @@ static int add_tensor(struct mlip_tensors *t, const char *sym, const char *what,
 	return mlip_tensors_add(t, name, ndim, shape, flags, err);
 }
 
-static void elem_params(const struct mlip_model *m, size_t e, mlip_real *buf,
-			struct mlip_mlp_params *p)
+/* Element e's layer l weight (k = 0) or bias (k = 1) tensor. */
+static size_t layer_offset(const struct mlip_model *m, size_t e, size_t l, int k)
 {
-	const struct mlip_tensor *t = m->tensors.t + m->tensor0[e];
+	return m->tensors.t[m->tensor0[e] + 2 + 2 * l + (size_t)k].offset;
+}
+
+static void elem_params(const struct mlip_model *m, size_t e, double *buf,
+			struct mlip_mlp_params_f64 *p)
+{
 	memset(p, 0, sizeof(*p));
 	for (size_t l = 0; l <= m->net[e].n_hidden; l++) {
-		p->w[l] = buf + t[2 + 2 * l].offset;
-		p->b[l] = buf + t[3 + 2 * l].offset;
+		p->w[l] = buf + layer_offset(m, e, l, 0);
+		p->b[l] = buf + layer_offset(m, e, l, 1);
 	}
 }
 
-static mlip_real *elem_mean(const struct mlip_model *m, size_t e, mlip_real *buf)
+/* The same views into a float buffer laid out as the tensor table. */
+static void elem_params32(const struct mlip_model *m, size_t e, float *buf,
+			  struct mlip_mlp_params_f32 *p)
+{
+	memset(p, 0, sizeof(*p));
+	for (size_t l = 0; l <= m->net[e].n_hidden; l++) {
+		p->w[l] = buf + layer_offset(m, e, l, 0);
+		p->b[l] = buf + layer_offset(m, e, l, 1);
+	}
+}
+
+static double *elem_mean(const struct mlip_model *m, size_t e, double *buf)
 {
 	return buf + m->tensors.t[m->tensor0[e]].offset;
 }
 
-static mlip_real *elem_std(const struct mlip_model *m, size_t e, mlip_real *buf)
+static double *elem_std(const struct mlip_model *m, size_t e, double *buf)
 {
 	return buf + m->tensors.t[m->tensor0[e] + 1].offset;
 }
@@ -142,6 +176,7 @@ int mlip_model_new(struct mlip_model **out, const struct mlip_model_config *c,
 	}
 	mlip_env_init(&m->work->env);
 	m->config = *c;
+	m->precision = c->precision;
 	if ((rc = mlip_descriptor_init(&m->desc, c->elements, c->n_elements, c->cutoff, c->sf,
 				       c->n_sf, err)))
 		goto fail;
@@ -187,7 +222,7 @@ int mlip_model_new(struct mlip_model **out, const struct mlip_model_config *c,
 	m->adam_m = buf[2];
 	m->adam_v = buf[3];
 	for (size_t e = 0; e < c->n_elements; e++) {
-		mlip_real *s = elem_std(m, e, m->params);
+		double *s = elem_std(m, e, m->params);
 		for (size_t k = 0; k < m->desc.dim[e]; k++)
 			s[k] = 1;
 	}
@@ -203,7 +238,7 @@ static void work_release(struct mlip_model_work *w)
 {
 	struct buf *all[] = { &w->b_blk, &w->b_row, &w->b_rows, &w->b_x, &w->b_dx, &w->b_c,
 			      &w->b_scr, &w->b_dout, &w->b_ge, &w->b_te, &w->b_en, &w->b_st,
-			      &w->b_f, &w->b_at };
+			      &w->b_f, &w->b_at, &w->b_dx32, &w->b_p32 };
 	mlip_env_release(&w->env);
 	for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++)
 		free(all[k]->p);
@@ -289,7 +324,7 @@ size_t mlip_model_work_bytes(const struct mlip_model *m)
 	const struct mlip_env *v = &w->env;
 	const struct buf *all[] = { &w->b_blk, &w->b_row, &w->b_rows, &w->b_x, &w->b_dx, &w->b_c,
 				    &w->b_scr, &w->b_dout, &w->b_ge, &w->b_te, &w->b_en, &w->b_st,
-				    &w->b_f, &w->b_at };
+				    &w->b_f, &w->b_at, &w->b_dx32, &w->b_p32 };
 	size_t b = v->alloc_atoms * (2 * sizeof(int32_t) + sizeof(size_t)) +
 		   v->alloc_edges * (sizeof(int32_t) + 3 * sizeof(double)) +
 		   v->alloc_systems * sizeof(double) + v->alloc_cache * sizeof(double);
@@ -307,8 +342,11 @@ static int layout(struct mlip_model *m, unsigned flags, struct mlip_err *err)
 	size_t H = m->config.n_heads, n_el = m->desc.n_elements;
 	size_t S = (flags & MLIP_MODEL_TRAIN) ? 1 + H : 1;
 	int derivs = (flags & (MLIP_MODEL_FORCES | MLIP_MODEL_STRESS | MLIP_MODEL_TRAIN)) != 0;
+	int f32 = m->precision == MLIP_FLOAT32;
 	size_t nx = 0, ndx = 0, nc = 0, nscr = 0, no = 0;
+	size_t real = f32 ? sizeof(float) : sizeof(double); /* the network's values */
 	w->n_streams = S;
+	w->prec = m->precision;
 	memset(w->cnt, 0, sizeof(w->cnt));
 	for (size_t i = 0; i < N; i++)
 		w->cnt[env->species[i]]++;
@@ -326,34 +364,53 @@ static int layout(struct mlip_model *m, unsigned flags, struct mlip_err *err)
 		if (s1 > nscr)
 			nscr = s1;
 	}
+	void *x, *c, *scr = NULL, *dout = NULL;
+	w->DX = NULL;
+	w->DX32 = NULL;
 	if (!(w->blk = need(&w->b_blk, N, sizeof(size_t))) ||
 	    !(w->row = need(&w->b_row, N, sizeof(size_t))) ||
 	    !(w->row_s = need(&w->b_rows, N * H, sizeof(size_t))) ||
-	    !(w->X = need(&w->b_x, nx, sizeof(mlip_real))) ||
-	    !(w->C = need(&w->b_c, nc, sizeof(mlip_real))) ||
+	    !(x = need(&w->b_x, nx, real)) || !(c = need(&w->b_c, nc, real)) ||
 	    !(w->energy = need(&w->b_en, B * H, sizeof(double))) ||
 	    !(w->atomic = need(&w->b_at, N * H, sizeof(double))))
 		goto nomem;
+	/* float32 also needs DX for inference: the descriptors are computed there */
+	if ((derivs || f32) && !(w->DX = need(&w->b_dx, ndx, sizeof(double))))
+		goto nomem;
 	if (derivs &&
-	    (!(w->DX = need(&w->b_dx, ndx, sizeof(mlip_real))) ||
-	     !(w->scratch = need(&w->b_scr, nscr, sizeof(mlip_real))) ||
+	    (!(scr = need(&w->b_scr, nscr, real)) ||
+	     (f32 && !(w->DX32 = need(&w->b_dx32, ndx, sizeof(float)))) ||
 	     !(w->g_edge = need(&w->b_ge, 3 * E * H, sizeof(double))) ||
 	     !(w->forces = need(&w->b_f, 3 * N * H, sizeof(double))) ||
 	     !(w->stress = need(&w->b_st, 9 * B * H, sizeof(double)))))
 		goto nomem;
 	if ((flags & MLIP_MODEL_TRAIN) &&
 	    (!(w->t_edge = need(&w->b_te, 3 * E * H, sizeof(double))) ||
-	     !(w->dout = need(&w->b_dout, no, sizeof(mlip_real)))))
+	     !(dout = need(&w->b_dout, no, real))))
 		goto nomem;
+	w->X = f32 ? NULL : x;
+	w->C = f32 ? NULL : c;
+	w->scratch = f32 ? NULL : scr;
+	w->dout = f32 ? NULL : dout;
+	w->X32 = f32 ? x : NULL;
+	w->C32 = f32 ? c : NULL;
+	w->scratch32 = f32 ? scr : NULL;
+	w->dout32 = f32 ? dout : NULL;
+	w->G = f32 ? w->DX : w->X;
 	memset(w->cnt, 0, sizeof(w->cnt));
 	for (size_t i = 0; i < N; i++) {
 		size_t e = (size_t)env->species[i];
 		w->blk[i] = w->cnt[e]++;
-		w->row[i] = w->xbase[e] + w->blk[i] * m->desc.dim[e];
+		w->row[i] = (f32 ? w->dbase[e] : w->xbase[e]) + w->blk[i] * m->desc.dim[e];
 	}
-	for (size_t e = 0; e < n_el; e++)
-		mlip_mlp_cache_carve(&w->cache[e], &m->net[e], w->C + w->cbase[e], w->cnt[e], S,
-				     w->X + w->xbase[e]);
+	for (size_t e = 0; e < n_el; e++) {
+		if (f32)
+			mlip_mlp_cache_carve_f32(&w->cache32[e], &m->net[e], w->C32 + w->cbase[e],
+						 w->cnt[e], S, w->X32 + w->xbase[e]);
+		else
+			mlip_mlp_cache_carve_f64(&w->cache[e], &m->net[e], w->C + w->cbase[e],
+						 w->cnt[e], S, w->X + w->xbase[e]);
+	}
 	return MLIP_OK;
 nomem:
 	return mlip_err_set(err, MLIP_ENOMEM, "out of memory for a batch of %zu atoms, %zu edges",
@@ -376,6 +433,120 @@ static void stream_rows(struct mlip_model *m, size_t s0, size_t n, int dx)
 		}
 }
 
+/* ---- the network stages, in either precision ------------------------------------------- */
+
+/* float32: the float copy of the weights the network reads. */
+static int refresh_p32(struct mlip_model *m, struct mlip_err *err)
+{
+	struct mlip_model_work *w = m->work;
+	float *p = need(&w->b_p32, 2 * m->n_params, sizeof(float));
+	if (!p)
+		return mlip_err_set(err, MLIP_ENOMEM, "out of memory for the float weights");
+	w->p32 = p;
+	w->g32 = p + m->n_params;
+	for (size_t k = 0; k < m->n_params; k++)
+		p[k] = (float)m->params[k];
+	return MLIP_OK;
+}
+
+/* Scale element e's descriptor rows, x = (G − μ)/s, and run its network forward. */
+static void net_forward(struct mlip_model *m, size_t e)
+{
+	struct mlip_model_work *w = m->work;
+	size_t n = w->cnt[e], D = m->desc.dim[e];
+	const double *mu = elem_mean(m, e, m->params), *sd = elem_std(m, e, m->params);
+	m->net[e].naive = m->naive;
+	m->net[e].n_threads = mlip_descriptor_threads(&m->desc, n);
+	if (w->prec == MLIP_FLOAT32) {
+		const double *g = w->DX + w->dbase[e];
+		float *x = w->X32 + w->xbase[e];
+		for (size_t r = 0; r < n; r++)
+			for (size_t d = 0; d < D; d++)
+				x[r * D + d] = (float)((g[r * D + d] - mu[d]) / sd[d]);
+		struct mlip_mlp_params_f32 p;
+		elem_params32(m, e, w->p32, &p);
+		mlip_mlp_forward_f32(&w->cache32[e], &m->net[e], &p);
+		return;
+	}
+	double *x = w->X + w->xbase[e];
+	for (size_t r = 0; r < n; r++)
+		for (size_t d = 0; d < D; d++)
+			x[r * D + d] = (x[r * D + d] - mu[d]) / sd[d];
+	struct mlip_mlp_params_f64 p;
+	elem_params(m, e, m->params, &p);
+	mlip_mlp_forward_f64(&w->cache[e], &m->net[e], &p);
+}
+
+/* Output h of atom i (of element e, row blk in its block) of the last forward. */
+static double net_out(const struct mlip_model_work *w, size_t e, size_t blk, size_t H, size_t h)
+{
+	if (w->prec == MLIP_FLOAT32)
+		return (double)w->cache32[e].out[blk * H + h];
+	return w->cache[e].out[blk * H + h];
+}
+
+/* ∂o_h/∂G of element e's rows for every head, into DX (double). */
+static void net_input_grad(struct mlip_model *m, size_t e)
+{
+	struct mlip_model_work *w = m->work;
+	size_t n = w->cnt[e], D = m->desc.dim[e], H = m->config.n_heads;
+	const double *sd = elem_std(m, e, m->params);
+	double *dx = w->DX + w->dbase[e];
+	if (w->prec == MLIP_FLOAT32) {
+		struct mlip_mlp_params_f32 p;
+		float *dx32 = w->DX32 + w->dbase[e];
+		elem_params32(m, e, w->p32, &p);
+		mlip_mlp_input_grad_f32(dx32, w->scratch32, &w->cache32[e], &m->net[e], &p);
+		for (size_t r = 0; r < H * n; r++)
+			for (size_t d = 0; d < D; d++)
+				dx[r * D + d] = (double)dx32[r * D + d] / sd[d];
+		return;
+	}
+	struct mlip_mlp_params_f64 p;
+	elem_params(m, e, m->params, &p);
+	mlip_mlp_input_grad_f64(dx, w->scratch, &w->cache[e], &m->net[e], &p);
+	for (size_t r = 0; r < H * n; r++)
+		for (size_t d = 0; d < D; d++)
+			dx[r * D + d] /= sd[d];
+}
+
+/*
+ * Element e's tangents ẋ = Ġ/s (Ġ from the JVP, in X's tangent streams or,
+ * float32, in DX's first n_tan streams), the network's tangent pass and
+ * backward: weight gradients into m->grads, or g32 in float32.
+ */
+static void net_backward(struct mlip_model *m, size_t e, const size_t *head, size_t n_tan)
+{
+	struct mlip_model_work *w = m->work;
+	size_t n = w->cnt[e], D = m->desc.dim[e];
+	const double *sd = elem_std(m, e, m->params);
+	m->net[e].naive = m->naive;
+	if (w->prec == MLIP_FLOAT32) {
+		const double *gd = w->DX + w->dbase[e];
+		float *xd = w->X32 + w->xbase[e] + n * D;
+		for (size_t r = 0; r < n_tan * n; r++)
+			for (size_t d = 0; d < D; d++)
+				xd[r * D + d] = (float)(gd[r * D + d] / sd[d]);
+		struct mlip_mlp_params_f32 p, g;
+		elem_params32(m, e, w->p32, &p);
+		elem_params32(m, e, w->g32, &g);
+		mlip_mlp_tangent_f32(&w->cache32[e], &m->net[e], &p, n_tan);
+		mlip_mlp_backward_f32(&g, w->scratch32, w->dout32 + w->obase[e], head, n_tan,
+				      &w->cache32[e], &m->net[e], &p);
+		return;
+	}
+	double *xd = w->X + w->xbase[e] + n * D;
+	for (size_t r = 0; r < n_tan * n; r++)
+		for (size_t d = 0; d < D; d++)
+			xd[r * D + d] /= sd[d];
+	struct mlip_mlp_params_f64 p, g;
+	elem_params(m, e, m->params, &p);
+	elem_params(m, e, m->grads, &g);
+	mlip_mlp_tangent_f64(&w->cache[e], &m->net[e], &p, n_tan);
+	mlip_mlp_backward_f64(&g, w->scratch, w->dout + w->obase[e], head, n_tan, &w->cache[e],
+			      &m->net[e], &p);
+}
+
 /* ---- forward ------------------------------------------------------------------------ */
 
 int mlip_model_forward(struct mlip_model *m, const struct mlip_batch *b, unsigned flags,
@@ -387,6 +558,8 @@ int mlip_model_forward(struct mlip_model *m, const struct mlip_batch *b, unsigne
 	w->batch = NULL;
 	if ((rc = mlip_env_build(env, &m->desc, b, err)) || (rc = layout(m, flags, err)))
 		return rc;
+	if (w->prec == MLIP_FLOAT32 && (rc = refresh_p32(m, err)))
+		return rc;
 	/* A VJP (forces, stress) or a JVP (training) follows: evaluate the edges'
 	 * sincos and exp once for all passes. */
 	if ((flags & (MLIP_MODEL_FORCES | MLIP_MODEL_STRESS | MLIP_MODEL_TRAIN)) &&
@@ -394,28 +567,18 @@ int mlip_model_forward(struct mlip_model *m, const struct mlip_batch *b, unsigne
 		return rc;
 	size_t N = env->n_atoms, B = env->n_systems, H = m->config.n_heads;
 	size_t n_el = m->desc.n_elements;
-	if ((rc = mlip_descriptor_forward(w->X, w->row, &m->desc, env, err)))
+	if ((rc = mlip_descriptor_forward(w->G, w->row, &m->desc, env, err)))
 		return rc;
-	for (size_t e = 0; e < n_el; e++) {
-		size_t n = w->cnt[e], D = m->desc.dim[e];
-		const mlip_real *mu = elem_mean(m, e, m->params), *sd = elem_std(m, e, m->params);
-		mlip_real *x = w->X + w->xbase[e];
-		for (size_t r = 0; r < n; r++)
-			for (size_t d = 0; d < D; d++)
-				x[r * D + d] = (x[r * D + d] - mu[d]) / sd[d];
-		struct mlip_mlp_params p;
-		elem_params(m, e, m->params, &p);
-		m->net[e].naive = m->naive;
-		m->net[e].n_threads = mlip_descriptor_threads(&m->desc, n);
-		mlip_mlp_forward(&w->cache[e], &m->net[e], &p);
-	}
+	for (size_t e = 0; e < n_el; e++)
+		net_forward(m, e);
 	memset(w->energy, 0, B * H * sizeof(double));
 	for (size_t i = 0; i < N; i++) {
-		const mlip_real *o = w->cache[env->species[i]].out + w->blk[i] * H;
+		size_t e = (size_t)env->species[i];
 		double *E = w->energy + (size_t)env->system[i] * H;
 		for (size_t h = 0; h < H; h++) {
-			w->atomic[i * H + h] = (double)o[h];
-			E[h] += (double)o[h];
+			double o = net_out(w, e, w->blk[i], H, h);
+			w->atomic[i * H + h] = o;
+			E[h] += o;
 		}
 	}
 	memset(out, 0, sizeof(*out));
@@ -427,17 +590,8 @@ int mlip_model_forward(struct mlip_model *m, const struct mlip_batch *b, unsigne
 	if (flags & (MLIP_MODEL_FORCES | MLIP_MODEL_STRESS)) {
 		memset(w->forces, 0, 3 * N * H * sizeof(double));
 		memset(w->stress, 0, 9 * B * H * sizeof(double));
-		for (size_t e = 0; e < n_el; e++) {
-			size_t n = w->cnt[e], D = m->desc.dim[e];
-			struct mlip_mlp_params p;
-			elem_params(m, e, m->params, &p);
-			mlip_real *dx = w->DX + w->dbase[e];
-			mlip_mlp_input_grad(dx, w->scratch, &w->cache[e], &m->net[e], &p);
-			const mlip_real *sd = elem_std(m, e, m->params);
-			for (size_t r = 0; r < H * n; r++)
-				for (size_t d = 0; d < D; d++)
-					dx[r * D + d] /= sd[d];
-		}
+		for (size_t e = 0; e < n_el; e++)
+			net_input_grad(m, e);
 		/* One walk over the pairs for all heads. */
 		stream_rows(m, 0, H, 1);
 		memset(w->g_edge, 0, 3 * env->n_edges * H * sizeof(double));
@@ -470,8 +624,10 @@ int mlip_model_backward(struct mlip_model *m, const struct mlip_batch *b, const 
 	struct mlip_env *env = &w->env;
 	size_t H = m->config.n_heads, N = env->n_atoms, n_el = m->desc.n_elements;
 	size_t head[MLIP_MAX_HEADS], n_tan = 0;
+	int f32 = w->prec == MLIP_FLOAT32;
 	int rc;
-	if (!b || w->batch != b || !(w->flags & MLIP_MODEL_TRAIN) || b->n_atoms != N)
+	if (!b || w->batch != b || !(w->flags & MLIP_MODEL_TRAIN) || b->n_atoms != N ||
+	    w->prec != m->precision)
 		return mlip_err_set(err, MLIP_EINVAL,
 				    "backward needs a training forward on the same batch first");
 	/* One tangent per head with a non-zero force or stress cotangent. */
@@ -510,32 +666,29 @@ int mlip_model_backward(struct mlip_model *m, const struct mlip_batch *b, const 
 			}
 		}
 	}
-	/* One walk over the pairs for all tangents. */
-	stream_rows(m, 1, n_tan, 0);
-	if ((rc = mlip_descriptor_jvp_multi(w->X, w->row_s, w->t_edge, n_tan, &m->desc, env, err)))
+	/* One walk over the pairs for all tangents: into X's tangent streams, or
+	 * (float32) into DX's first streams, which net_backward rounds into X32. */
+	stream_rows(m, f32 ? 0 : 1, n_tan, f32);
+	if ((rc = mlip_descriptor_jvp_multi(w->G, w->row_s, w->t_edge, n_tan, &m->desc, env, err)))
 		return rc;
 	for (size_t i = 0; i < N; i++) {
-		mlip_real *o = w->dout + w->obase[env->species[i]] + w->blk[i] * H;
-		for (size_t h = 0; h < H; h++)
-			o[h] = (mlip_real)(dE ? dE[(size_t)env->system[i] * H + h] : 0);
+		size_t at = w->obase[env->species[i]] + w->blk[i] * H;
+		for (size_t h = 0; h < H; h++) {
+			double v = dE ? dE[(size_t)env->system[i] * H + h] : 0;
+			if (f32)
+				w->dout32[at + h] = (float)v;
+			else
+				w->dout[at + h] = v;
+		}
 	}
-	for (size_t e = 0; e < n_el; e++) {
-		size_t n = w->cnt[e], D = m->desc.dim[e];
-		if (!n)
-			continue;
-		const mlip_real *sd = elem_std(m, e, m->params);
-		mlip_real *xd = w->X + w->xbase[e] + n * D;
-		for (size_t r = 0; r < n_tan * n; r++)
-			for (size_t d = 0; d < D; d++)
-				xd[r * D + d] /= sd[d];
-		struct mlip_mlp_params p, g;
-		elem_params(m, e, m->params, &p);
-		elem_params(m, e, m->grads, &g);
-		m->net[e].naive = m->naive;
-		mlip_mlp_tangent(&w->cache[e], &m->net[e], &p, n_tan);
-		mlip_mlp_backward(&g, w->scratch, w->dout + w->obase[e], head, n_tan, &w->cache[e],
-				  &m->net[e], &p);
-	}
+	if (f32)
+		memset(w->g32, 0, m->n_params * sizeof(float));
+	for (size_t e = 0; e < n_el; e++)
+		if (w->cnt[e])
+			net_backward(m, e, head, n_tan);
+	if (f32) /* the float gradients join the double ones */
+		for (size_t k = 0; k < m->n_params; k++)
+			m->grads[k] += (double)w->g32[k];
 	return MLIP_OK;
 }
 
@@ -552,9 +705,9 @@ int mlip_model_fit_scaling(struct mlip_model *m, const struct mlip_batch *const 
 	for (size_t k = 0; k < n; k++) {
 		if ((rc = mlip_env_build(&w->env, &m->desc, b[k], err)) || (rc = layout(m, 0, err)))
 			goto out;
-		if ((rc = mlip_descriptor_forward(w->X, w->row, &m->desc, &w->env, err)))
+		if ((rc = mlip_descriptor_forward(w->G, w->row, &m->desc, &w->env, err)))
 			goto out;
-		mlip_sf_stats_add(&st, w->X, w->row, &w->env);
+		mlip_sf_stats_add(&st, w->G, w->row, &w->env);
 	}
 	for (size_t e = 0; e < m->desc.n_elements; e++)
 		mlip_sf_stats_result(&st, e, elem_mean(m, e, m->params), elem_std(m, e, m->params));

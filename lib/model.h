@@ -27,6 +27,20 @@
  * the reverse-mode derivative of Σ_i ȯ_i (plus the ∂L/∂E term) through both
  * streams. One tangent per head that has force or stress terms.
  *
+ * Precision (config.precision, model.precision in the YAML): float64 runs
+ * everything in double. float32 is mixed precision with double master
+ * weights (as fairchem's AMP): params, grads, adam_m, adam_v, checkpoints,
+ * geometry, the symmetry functions and their derivatives, energies, forces,
+ * stresses and every sum over atoms or systems stay double; the network runs
+ * in float: at each forward the weights are copied to float, the scaled
+ * descriptor rows are rounded to float at the network input, activations
+ * are float (half the memory) and the products cblas_sgemm. The network's
+ * outputs and ∂o/∂x (and the tangents' inputs) cross back to double at the
+ * descriptor boundary; backward computes the weight gradients in float and
+ * adds them into the double grads. Expect ~1e-6 relative differences from
+ * float64 in energies and forces (float's 24-bit mantissa through a few
+ * layers). m->precision may be changed between calls, like m->naive.
+ *
  * Cost: the descriptor passes dominate (a forward, then a VJP for forces and
  * stress; a JVP in backward; all heads or tangents share one pass). The
  * edges' sincos/exp values are evaluated once per forward with forces,
@@ -80,10 +94,11 @@ struct mlip_model_config {
 	uint64_t seed;
 	size_t n_sf;                           /* 0: the default set */
 	const struct mlip_sf *sf;              /* (n_sf) borrowed */
+	enum mlip_precision precision;         /* of the network pass (network.h) */
 };
 
 /* Defaults: "bpnn", cutoff 5.0, no elements, hidden {24, 24}, tanh, one head "energy", seed 0,
- * default descriptors. */
+ * default descriptors, float64. */
 void mlip_model_config_init(struct mlip_model_config *c);
 
 /* Flags of mlip_model_forward. */
@@ -114,6 +129,7 @@ struct mlip_model {
 	mlip_real *params, *grads, *adam_m, *adam_v; /* (n_params) each, one allocation */
 	size_t tensor0[MLIP_MAX_ELEMENTS]; /* first tensor of each element in the table */
 	int naive;                        /* 1: loop kernels instead of BLAS (reference) */
+	enum mlip_precision precision;    /* of the network pass; config.precision at creation */
 	struct mlip_model_work *work;
 };
 

@@ -18,6 +18,12 @@
  *
  * Each kernel has a BLAS path (cblas_dgemm / cblas_sgemm) and a naive loop
  * path (net->naive = 1) kept as the reference (llm.c's matmul_forward_naive).
+ *
+ * Two precisions (model.precision): every kernel exists for double (_f64)
+ * and for float (_f32), from one source. The float kernels are the network
+ * half of mixed precision (model.h): they run on float copies of the
+ * weights and float activations, and their weight gradients are added into
+ * the double gradient buffer by the caller.
  */
 #ifndef MLIP_NETWORK_H
 #define MLIP_NETWORK_H
@@ -26,7 +32,6 @@
 #include <stdint.h>
 
 #include "error.h"
-#include "real.h"
 
 #define MLIP_MAX_HIDDEN 8
 
@@ -49,27 +54,15 @@ int mlip_activation_parse(enum mlip_activation *a, const char *name, struct mlip
 uint64_t mlip_matmul_flops(void);
 void mlip_matmul_flops_reset(void);
 
-/* φ(x), φ'(x), φ''(x) (any output pointer may be NULL). */
-void mlip_act_eval(enum mlip_activation a, double x, double *f, double *d1, double *d2);
+/* Precision of the network pass. The parameters, their gradients and
+ * everything outside the network stay double in both (model.h). */
+enum mlip_precision {
+	MLIP_FLOAT64 = 0,
+	MLIP_FLOAT32 = 1,
+};
 
-/*
- * Linear layer kernels, llm.c style (outputs first, backward accumulates):
- *   forward:  out (rows, out_dim) = in (rows, in_dim) · wᵀ + b   (b may be NULL)
- *   backward: dw (out_dim, in_dim) += doutᵀ · in;  din (rows, in_dim) += dout · w
- *             (din may be NULL)
- *   bias_backward: db (out_dim) += Σ_rows dout
- */
-void mlip_matmul_forward(mlip_real *out, const mlip_real *in, const mlip_real *w,
-			 const mlip_real *b, size_t rows, size_t in_dim, size_t out_dim);
-void mlip_matmul_forward_naive(mlip_real *out, const mlip_real *in, const mlip_real *w,
-			       const mlip_real *b, size_t rows, size_t in_dim, size_t out_dim);
-void mlip_matmul_backward(mlip_real *din, mlip_real *dw, const mlip_real *dout,
-			  const mlip_real *in, const mlip_real *w, size_t rows, size_t in_dim,
-			  size_t out_dim);
-void mlip_matmul_backward_naive(mlip_real *din, mlip_real *dw, const mlip_real *dout,
-				const mlip_real *in, const mlip_real *w, size_t rows, size_t in_dim,
-				size_t out_dim);
-void mlip_bias_backward(mlip_real *db, const mlip_real *dout, size_t rows, size_t out_dim);
+/* "float64", "float32"; NULL for an unknown value. */
+const char *mlip_precision_name(enum mlip_precision p);
 
 /* Shape of one element network. */
 struct mlip_mlp {
@@ -81,56 +74,93 @@ struct mlip_mlp {
 						one); elementwise, so results do not depend on it */
 };
 
-/* Layer l = 0..L maps width[l] -> width[l+1]: w[l] (width[l+1], width[l]), b[l] (width[l+1]). */
-struct mlip_mlp_params {
-	mlip_real *w[MLIP_MAX_HIDDEN + 1];
-	mlip_real *b[MLIP_MAX_HIDDEN + 1];
-};
-
-/* Activations of one block of n rows with room for n_streams streams. */
-struct mlip_mlp_cache {
-	size_t n, n_streams;
-	mlip_real *x;                        /* (n_streams·n, width[0]) borrowed input */
-	mlip_real *a[MLIP_MAX_HIDDEN];       /* (n_streams·n, width[l+1]) pre-activations */
-	mlip_real *h[MLIP_MAX_HIDDEN];       /* (n_streams·n, width[l+1]) φ(a), or ḣ */
-	mlip_real *d1[MLIP_MAX_HIDDEN];      /* (n, width[l+1]) φ'(a) of the primal rows */
-	mlip_real *d2[MLIP_MAX_HIDDEN];      /* (n, width[l+1]) φ''(a) of the primal rows, or
-						NULL with one stream (no tangents) */
-	mlip_real *out;                      /* (n, H) primal outputs */
-};
-
-/* mlip_real values a cache of n rows × n_streams needs (carved by mlip_mlp_cache_carve). */
+/* Values (of either type) a cache of n rows × n_streams needs (carved by mlip_mlp_cache_carve). */
 size_t mlip_mlp_cache_count(const struct mlip_mlp *net, size_t n, size_t n_streams);
-/* Point c's buffers into buf (mlip_mlp_cache_count values); x is borrowed. */
-void mlip_mlp_cache_carve(struct mlip_mlp_cache *c, const struct mlip_mlp *net, mlip_real *buf,
-			  size_t n, size_t n_streams, mlip_real *x);
 /* Scratch values needed by input_grad / backward for n rows and n_streams streams. */
 size_t mlip_mlp_scratch_count(const struct mlip_mlp *net, size_t n, size_t n_streams);
 
-/* Primal pass on rows 0..n−1: fills a, h, d1, d2 and out (the derivatives are
- * evaluated here once, for input_grad, tangent and backward). */
-void mlip_mlp_forward(struct mlip_mlp_cache *c, const struct mlip_mlp *net,
-		      const struct mlip_mlp_params *p);
-
 /*
- * ∂o_h/∂x for every head h and row: dx (H·n, width[0]), stream h = head h,
- * overwritten. Needs a forward first. scratch: mlip_mlp_scratch_count(net, n, H).
+ * Everything below exists twice, generated from one source (network_impl.h):
+ * for T = double with the suffix _f64 (mlip_mlp_forward_f64, struct
+ * mlip_mlp_cache_f64, ...) and for T = float with _f32. The contracts,
+ * written once for T:
+ *
+ * mlip_act_eval(a, x, f, d1, d2): φ(x), φ'(x), φ''(x) (any output pointer may
+ *   be NULL), in T's arithmetic (tanhf, expf, log1pf for float).
+ *
+ * Linear layer kernels, llm.c style (outputs first, backward accumulates):
+ *   mlip_matmul_forward[_naive](out, in, w, b, rows, in_dim, out_dim):
+ *       out (rows, out_dim) = in (rows, in_dim) · wᵀ + b   (b may be NULL)
+ *   mlip_matmul_backward[_naive](din, dw, dout, in, w, rows, in_dim, out_dim):
+ *       dw (out_dim, in_dim) += doutᵀ · in;  din (rows, in_dim) += dout · w
+ *       (din may be NULL)
+ *   mlip_bias_backward(db, dout, rows, out_dim): db (out_dim) += Σ_rows dout
+ * The BLAS path is cblas_dgemm / cblas_sgemm; the naive loops accumulate in
+ * double for both types (the reference).
+ *
+ * struct mlip_mlp_params: layer l = 0..L maps width[l] -> width[l+1]:
+ *   w[l] (width[l+1], width[l]), b[l] (width[l+1]).
+ * struct mlip_mlp_cache: the activations of one block of n rows with room for
+ *   n_streams streams (members below).
+ *
+ * mlip_mlp_cache_carve(c, net, buf, n, n_streams, x): point c's buffers into
+ *   buf (mlip_mlp_cache_count values of T); x is borrowed.
+ * mlip_mlp_forward(c, net, p): primal pass on rows 0..n−1: fills a, h, d1, d2
+ *   and out (the derivatives are evaluated here once, for input_grad,
+ *   tangent and backward).
+ * mlip_mlp_input_grad(dx, scratch, c, net, p): ∂o_h/∂x for every head h and
+ *   row: dx (H·n, width[0]), stream h = head h, overwritten. Needs a forward
+ *   first. scratch: mlip_mlp_scratch_count(net, n, H) values.
+ * mlip_mlp_tangent(c, net, p, n_tan): tangent pass for streams 1..n_tan
+ *   (their x rows are the directions). Needs a forward.
+ * mlip_mlp_backward(g, scratch, dout, head, n_tan, c, net, p): accumulate
+ *   into g the gradient with respect to the weights and biases of
+ *     Σ_rows Σ_h dout[r][h] o[r][h]  +  Σ_{t=1..n_tan} Σ_rows ȯ_t[r][head[t−1]].
+ *   dout (n, H) may be NULL (no primal term). Needs forward and, if
+ *   n_tan > 0, tangent. scratch: mlip_mlp_scratch_count(net, n, 1 + n_tan).
  */
-void mlip_mlp_input_grad(mlip_real *dx, mlip_real *scratch, const struct mlip_mlp_cache *c,
-			 const struct mlip_mlp *net, const struct mlip_mlp_params *p);
+#define MLIP_NETWORK_API(T, S)                                                                   \
+	void mlip_act_eval##S(enum mlip_activation a, T x, T *f, T *d1, T *d2);                  \
+	void mlip_matmul_forward##S(T *out, const T *in, const T *w, const T *b, size_t rows,    \
+				    size_t in_dim, size_t out_dim);                              \
+	void mlip_matmul_forward_naive##S(T *out, const T *in, const T *w, const T *b,           \
+					  size_t rows, size_t in_dim, size_t out_dim);           \
+	void mlip_matmul_backward##S(T *din, T *dw, const T *dout, const T *in, const T *w,      \
+				     size_t rows, size_t in_dim, size_t out_dim);                \
+	void mlip_matmul_backward_naive##S(T *din, T *dw, const T *dout, const T *in,            \
+					   const T *w, size_t rows, size_t in_dim,               \
+					   size_t out_dim);                                      \
+	void mlip_bias_backward##S(T *db, const T *dout, size_t rows, size_t out_dim);           \
+	struct mlip_mlp_params##S {                                                              \
+		T *w[MLIP_MAX_HIDDEN + 1];                                                       \
+		T *b[MLIP_MAX_HIDDEN + 1];                                                       \
+	};                                                                                       \
+	struct mlip_mlp_cache##S {                                                               \
+		size_t n, n_streams;                                                             \
+		T *x;                   /* (n_streams·n, width[0]) borrowed input */             \
+		T *a[MLIP_MAX_HIDDEN];  /* (n_streams·n, width[l+1]) pre-activations */          \
+		T *h[MLIP_MAX_HIDDEN];  /* (n_streams·n, width[l+1]) φ(a), or ḣ */               \
+		T *d1[MLIP_MAX_HIDDEN]; /* (n, width[l+1]) φ'(a) of the primal rows */           \
+		T *d2[MLIP_MAX_HIDDEN]; /* (n, width[l+1]) φ''(a) of the primal rows, or NULL    \
+					   with one stream (no tangents) */                      \
+		T *out;                 /* (n, H) primal outputs */                              \
+	};                                                                                       \
+	void mlip_mlp_cache_carve##S(struct mlip_mlp_cache##S *c, const struct mlip_mlp *net,    \
+				     T *buf, size_t n, size_t n_streams, T *x);                  \
+	void mlip_mlp_forward##S(struct mlip_mlp_cache##S *c, const struct mlip_mlp *net,        \
+				 const struct mlip_mlp_params##S *p);                            \
+	void mlip_mlp_input_grad##S(T *dx, T *scratch, const struct mlip_mlp_cache##S *c,        \
+				    const struct mlip_mlp *net,                                  \
+				    const struct mlip_mlp_params##S *p);                         \
+	void mlip_mlp_tangent##S(struct mlip_mlp_cache##S *c, const struct mlip_mlp *net,        \
+				 const struct mlip_mlp_params##S *p, size_t n_tan);              \
+	void mlip_mlp_backward##S(struct mlip_mlp_params##S *g, T *scratch, const T *dout,       \
+				  const size_t *head, size_t n_tan,                              \
+				  const struct mlip_mlp_cache##S *c, const struct mlip_mlp *net, \
+				  const struct mlip_mlp_params##S *p);
 
-/* Tangent pass for streams 1..n_tan (their x rows are the directions). Needs a forward. */
-void mlip_mlp_tangent(struct mlip_mlp_cache *c, const struct mlip_mlp *net,
-		      const struct mlip_mlp_params *p, size_t n_tan);
-
-/*
- * Accumulate into g the gradient with respect to the weights and biases of
- *   Σ_rows Σ_h dout[r][h] o[r][h]  +  Σ_{t=1..n_tan} Σ_rows ȯ_t[r][head[t−1]].
- * dout (n, H) may be NULL (no primal term). Needs forward and, if n_tan > 0,
- * tangent. scratch: mlip_mlp_scratch_count(net, n, 1 + n_tan).
- */
-void mlip_mlp_backward(struct mlip_mlp_params *g, mlip_real *scratch, const mlip_real *dout,
-		       const size_t *head, size_t n_tan, const struct mlip_mlp_cache *c,
-		       const struct mlip_mlp *net, const struct mlip_mlp_params *p);
+MLIP_NETWORK_API(double, _f64)
+MLIP_NETWORK_API(float, _f32)
+#undef MLIP_NETWORK_API
 
 #endif

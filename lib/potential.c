@@ -19,11 +19,6 @@ int mlip_potential_model_config(const struct mlip_config_model *cm,
 	*sf = NULL;
 	if (cm->init_from)
 		return mlip_err_set(err, MLIP_EINVAL, "model.init_from must be resolved before building");
-	if ((cm->precision == MLIP_CFG_FLOAT32) != (sizeof(mlip_real) == sizeof(float)))
-		return mlip_err_set(err, MLIP_EINVAL,
-				    "model.precision: this mlip computes in %s; %s is not a run-time "
-				    "option yet (set model.precision: %s)", MLIP_REAL_NAME,
-				    cm->precision == MLIP_CFG_FLOAT32 ? "float32" : "float64", MLIP_REAL_NAME);
 	if (cm->n_elements > MLIP_MAX_ELEMENTS)
 		return mlip_err_set(err, MLIP_EINVAL, "model.elements: at most %d elements",
 				    MLIP_MAX_ELEMENTS);
@@ -48,6 +43,7 @@ int mlip_potential_model_config(const struct mlip_config_model *cm,
 		snprintf(mc->heads[k], MLIP_NAME_MAX, "%s", cm->heads[k]);
 	}
 	mc->seed = cm->seed;
+	mc->precision = cm->precision == MLIP_CFG_FLOAT32 ? MLIP_FLOAT32 : MLIP_FLOAT64;
 	if (cm->n_descriptors) {
 		/* The config's list applies to every central element. */
 		size_t n = cm->n_descriptors * cm->n_elements;

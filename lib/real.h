@@ -1,22 +1,15 @@
 /*
- * real.h - the one floating-point type of parameters and network activations.
+ * real.h - mlip_real, the type of the model's parameters, gradients,
+ * optimizer moments and EMA: always double (the master weights, and what
+ * checkpoints store).
  *
- * mlip_real is double unless the library is built with -DMLIP_REAL_FLOAT,
- * which makes it float everywhere at once (parameters, gradients, optimizer
- * moments, descriptors fed to the network, activations). Geometry (positions,
- * cells, edge vectors), descriptor arithmetic, energies, forces and stresses
- * stay in double whatever the switch: they are sums over many terms and cost
- * little memory.
+ * There is no build switch for precision: model.precision: float32 runs the
+ * network in float at run time on float copies of these weights (model.h,
+ * network.h), and everything else stays double.
  */
 #ifndef MLIP_REAL_H
 #define MLIP_REAL_H
 
-#ifdef MLIP_REAL_FLOAT
-typedef float mlip_real;
-#define MLIP_REAL_NAME "float32"
-#else
 typedef double mlip_real;
-#define MLIP_REAL_NAME "float64"
-#endif
 
 #endif

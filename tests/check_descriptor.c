@@ -25,7 +25,7 @@ static void lib_G(double *out, const struct mlip_descriptor *d, const struct mli
 	struct mlip_err err;
 	size_t N = b->n_atoms, D = d->max_dim;
 	size_t *row = fx_calloc(N, sizeof(size_t));
-	mlip_real *G = fx_calloc(N * D, sizeof(mlip_real));
+	double *G = fx_calloc(N * D, sizeof(double));
 	mlip_env_init(&env);
 	ck_assert_msg(mlip_env_build(&env, d, b, &err) == 0, "%s", err.msg);
 	for (size_t i = 0; i < N; i++)
@@ -408,7 +408,7 @@ static void check_jvp_fd(const struct mlip_sf *sf, size_t n)
 	size_t *row = fx_calloc(N, sizeof(size_t));
 	for (size_t i = 0; i < N; i++)
 		row[i] = i * D;
-	mlip_real *J = fx_calloc(N * D, sizeof(mlip_real));
+	double *J = fx_calloc(N * D, sizeof(double));
 	ck_assert_int_eq(mlip_descriptor_jvp(J, row, t, &d, &env, &err), 0);
 	/* Central differences. */
 	double h = 1e-5;
@@ -470,12 +470,12 @@ static void check_adjoint(const struct mlip_sf *sf, size_t n_sf, uint64_t seed)
 	size_t N = b.n_atoms, D = d.max_dim, E = env.n_edges;
 	uint64_t rng = seed * 31 + 1;
 	size_t *row = fx_calloc(N, sizeof(size_t));
-	mlip_real *w = fx_calloc(N * D, sizeof(mlip_real)), *J = fx_calloc(N * D, sizeof(mlip_real));
+	double *w = fx_calloc(N * D, sizeof(double)), *J = fx_calloc(N * D, sizeof(double));
 	double *t = fx_calloc(3 * E, sizeof(double)), *g = fx_calloc(3 * E, sizeof(double));
 	for (size_t i = 0; i < N; i++)
 		row[i] = i * D;
 	for (size_t k = 0; k < N * D; k++)
-		w[k] = (mlip_real)(2 * test_rand_unif(&rng) - 1);
+		w[k] = 2 * test_rand_unif(&rng) - 1;
 	for (size_t k = 0; k < 3 * E; k++)
 		t[k] = 2 * test_rand_unif(&rng) - 1;
 	ck_assert_int_eq(mlip_descriptor_jvp(J, row, t, &d, &env, &err), 0);
@@ -538,15 +538,15 @@ START_TEST(test_multi)
 	size_t N = b.n_atoms, D = d.max_dim, E = env.n_edges;
 	uint64_t rng = 5;
 	size_t *row = fx_calloc(NW * N, sizeof(size_t));
-	mlip_real *w = fx_calloc(NW * N * D, sizeof(mlip_real));
-	mlip_real *J = fx_calloc(NW * N * D, sizeof(mlip_real)), *J1 = fx_calloc(NW * N * D, sizeof(mlip_real));
+	double *w = fx_calloc(NW * N * D, sizeof(double));
+	double *J = fx_calloc(NW * N * D, sizeof(double)), *J1 = fx_calloc(NW * N * D, sizeof(double));
 	double *t = fx_calloc(NW * 3 * E, sizeof(double)), *g = fx_calloc(NW * 3 * E, sizeof(double));
 	double *g1 = fx_calloc(3 * E, sizeof(double));
 	for (size_t q = 0; q < NW; q++)
 		for (size_t i = 0; i < N; i++)
 			row[q * N + i] = (i * NW + q) * D; /* sets interleaved by atom */
 	for (size_t k = 0; k < NW * N * D; k++)
-		w[k] = (mlip_real)(2 * test_rand_unif(&rng) - 1);
+		w[k] = 2 * test_rand_unif(&rng) - 1;
 	for (size_t k = 0; k < NW * 3 * E; k++) {
 		t[k] = 2 * test_rand_unif(&rng) - 1;
 		g[k] = 0.25; /* accumulated onto */
@@ -566,7 +566,7 @@ START_TEST(test_multi)
 		for (size_t i = 0; i < N; i++) {
 			size_t di = d.dim[env.species[i]];
 			ck_assert_int_eq(memcmp(J1 + row[q * N + i], J + row[q * N + i],
-						di * sizeof(mlip_real)), 0);
+						di * sizeof(double)), 0);
 			for (size_t k = 0; k < di; k++)
 				nz += J[row[q * N + i] + k] != 0;
 		}
@@ -617,17 +617,17 @@ START_TEST(test_cache)
 	size_t N = b.n_atoms, D = d.max_dim, E = env.n_edges;
 	uint64_t rng = 3;
 	size_t *row = fx_calloc(N, sizeof(size_t));
-	mlip_real *G[2], *J[2], *w = fx_calloc(N * D, sizeof(mlip_real));
+	double *G[2], *J[2], *w = fx_calloc(N * D, sizeof(double));
 	double *g[2], *t = fx_calloc(3 * E, sizeof(double));
 	for (size_t i = 0; i < N; i++)
 		row[i] = i * D;
 	for (size_t k = 0; k < N * D; k++)
-		w[k] = (mlip_real)(2 * test_rand_unif(&rng) - 1);
+		w[k] = 2 * test_rand_unif(&rng) - 1;
 	for (size_t k = 0; k < 3 * E; k++)
 		t[k] = 2 * test_rand_unif(&rng) - 1;
 	for (int c = 0; c < 2; c++) {
-		G[c] = fx_calloc(N * D, sizeof(mlip_real));
-		J[c] = fx_calloc(N * D, sizeof(mlip_real));
+		G[c] = fx_calloc(N * D, sizeof(double));
+		J[c] = fx_calloc(N * D, sizeof(double));
 		g[c] = fx_calloc(3 * E, sizeof(double));
 		if (c) {
 			ck_assert_int_eq(mlip_env_cache(&env, &d, &err), 0);
@@ -638,10 +638,10 @@ START_TEST(test_cache)
 		ck_assert_int_eq(mlip_descriptor_jvp(J[c], row, t, &d, &env, &err), 0);
 	}
 	for (size_t k = 0; k < N * D; k++) /* (a fused multiply-add in one path only shows here) */
-		ck_assert_msg(!memcmp(&G[0][k], &G[1][k], sizeof(mlip_real)),
+		ck_assert_msg(!memcmp(&G[0][k], &G[1][k], sizeof(double)),
 			      "G atom %zu (Z %d) [%zu]: %.17g cached %.17g", k / D, b.numbers[k / D],
 			      k % D, (double)G[0][k], (double)G[1][k]);
-	ck_assert_int_eq(memcmp(J[0], J[1], N * D * sizeof(mlip_real)), 0);
+	ck_assert_int_eq(memcmp(J[0], J[1], N * D * sizeof(double)), 0);
 	ck_assert_int_eq(memcmp(g[0], g[1], 3 * E * sizeof(double)), 0);
 	double gmax = 0;
 	for (size_t k = 0; k < N * D; k++)
@@ -812,7 +812,7 @@ START_TEST(test_stats)
 	mlip_env_init(&env);
 	for (int k = 0; k < 3; k++) {
 		size_t N = b[k].n_atoms, *row = fx_calloc(N, sizeof(size_t));
-		mlip_real *g = fx_calloc(N * D, sizeof(mlip_real));
+		double *g = fx_calloc(N * D, sizeof(double));
 		for (size_t i = 0; i < N; i++)
 			row[i] = i * D;
 		ck_assert_int_eq(mlip_env_build(&env, &d, &b[k], &err), 0);
@@ -830,8 +830,8 @@ START_TEST(test_stats)
 	/* Two-pass reference per element. */
 	for (size_t e = 0; e < 3; e++) {
 		size_t De = d.dim[e];
-		mlip_real *mu = fx_calloc(De, sizeof(mlip_real)), *sd = fx_calloc(De, sizeof(mlip_real));
-		mlip_real *mu2 = fx_calloc(De, sizeof(mlip_real)), *sd2 = fx_calloc(De, sizeof(mlip_real));
+		double *mu = fx_calloc(De, sizeof(double)), *sd = fx_calloc(De, sizeof(double));
+		double *mu2 = fx_calloc(De, sizeof(double)), *sd2 = fx_calloc(De, sizeof(double));
 		mlip_sf_stats_result(&all, e, mu, sd);
 		mlip_sf_stats_result(&part[0], e, mu2, sd2);
 		for (size_t q = 0; q < De; q++) {

@@ -3,7 +3,8 @@
  * copied, fresh and dropped; descriptor columns mapped by function (the
  * existing element's energies unchanged); strict refusals and their
  * non-strict fresh start; overrides; the task state per head; the heads
- * file; mlip_finetune_fit_scaling touching only the inputs it may.
+ * file; mlip_finetune_fit_scaling touching only the inputs it may; the
+ * precision kept or overridden.
  *
  * The base is built in memory with random weights and scaling (so that a
  * wrong mapping cannot pass by accident) and fitted task state.
@@ -526,6 +527,60 @@ START_TEST(test_overrides)
 }
 END_TEST
 
+/*
+ * The precision travels with the model: a float32 base gives a float32
+ * start with the same weights and the same energies; model.precision=float64
+ * runs the same weights in float64 (energies within float's round-off, and
+ * not identical: the base really ran in float32).
+ */
+START_TEST(test_precision)
+{
+	static const char *f32_heads =
+		"seed: 5\n"
+		"data: {train: x.mlb}\n"
+		"model: {cutoff: 4.0, elements: [Si], hidden: [6, 5], heads: [energy, aux],\n"
+		"        precision: float32}\n"
+		"tasks:\n"
+		"  - {name: e, property: energy, datasets: [a], loss: mse, normalizer: rmsd}\n"
+		"optim: {lr: 0.001}\n"
+		"schedule: {epochs: 1}\n";
+	struct mlip_potential base, out;
+	struct mlip_finetune_opts o;
+	struct mlip_err err = { 0 };
+	struct mlip_batch b;
+	const int si = 14;
+	make_base(&base, f32_heads);
+	ck_assert_int_eq(base.model->precision, MLIP_FLOAT32);
+	make_batch(&b, &si, 1, 2, 11);
+	double *e0 = energies(base.model, &b);
+	const char *ov[] = { "model.precision=float64" };
+	for (int k = 0; k < 2; k++) {
+		mlip_finetune_opts_init(&o);
+		o.overrides = ov;
+		o.n_overrides = (size_t)k;
+		ck_assert_msg(mlip_finetune_init(&out, &base, &o, &reg, &err) == 0, "%s", err.msg);
+		ck_assert_int_eq(out.model->precision, k ? MLIP_FLOAT64 : MLIP_FLOAT32);
+		ck_assert_int_eq(out.cfg.model.precision, k ? MLIP_CFG_FLOAT64 : MLIP_CFG_FLOAT32);
+		for (size_t q = 0; q < out.model->n_params; q++)
+			ck_assert(out.model->params[q] == base.raw[q]);
+		double *e = energies(out.model, &b);
+		for (size_t q = 0; q < 2 * b.n_systems; q++) {
+			if (!k)
+				ck_assert(e[q] == e0[q]);
+			else
+				ck_assert_double_eq_tol(e[q], e0[q], 1e-5 * fabs(e0[q]));
+		}
+		if (k)
+			ck_assert(memcmp(e, e0, 2 * b.n_systems * sizeof(double)) != 0);
+		free(e);
+		mlip_potential_release(&out);
+	}
+	free(e0);
+	mlip_batch_release(&b);
+	mlip_potential_release(&base);
+}
+END_TEST
+
 static int heads_from(const char *text, struct mlip_finetune_heads *h, struct mlip_err *err)
 {
 	char path[] = "/tmp/check_finetune_XXXXXX";
@@ -579,6 +634,7 @@ Suite *suite_finetune(void)
 	tcase_add_test(tc, test_pin_default_set);
 	tcase_add_test(tc, test_shape_mismatch);
 	tcase_add_test(tc, test_overrides);
+	tcase_add_test(tc, test_precision);
 	suite_add_tcase(s, tc);
 	return s;
 }

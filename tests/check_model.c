@@ -3,7 +3,8 @@
  * forces and stress against finite differences (triclinic multi-element,
  * thin and non-periodic cells), invariances, and every parameter gradient
  * of a loss mixing energy, force and stress terms against central
- * differences, for each activation and two heads.
+ * differences, for each activation and two heads; float32 against float64
+ * on the same weights, and float32 gradients against differences.
  */
 #include <check.h>
 #include <math.h>
@@ -24,7 +25,7 @@ START_TEST(test_tensors)
 {
 	struct mlip_tensors t;
 	struct mlip_err err;
-	mlip_real *buf[4];
+	double *buf[4];
 	const size_t shapes[5][2] = { { 24, 31 }, { 24, 1 }, { 3, 5 }, { 1, 1 }, { 7, 9 } };
 	mlip_tensors_init(&t);
 	for (int k = 0; k < 5; k++) {
@@ -42,16 +43,16 @@ START_TEST(test_tensors)
 	for (int k = 0; k < 5; k++) {
 		const struct mlip_tensor *x = &t.t[k];
 		ck_assert_uint_eq(x->count, shapes[k][0] * (k == 1 ? 1 : shapes[k][1]));
-		ck_assert_uint_eq(x->offset * sizeof(mlip_real) % MLIP_TENSOR_ALIGN, 0);
+		ck_assert_uint_eq(x->offset * sizeof(double) % MLIP_TENSOR_ALIGN, 0);
 		ck_assert_uint_ge(x->offset, end);
-		ck_assert_uint_lt(x->offset, end + MLIP_TENSOR_ALIGN / sizeof(mlip_real));
+		ck_assert_uint_lt(x->offset, end + MLIP_TENSOR_ALIGN / sizeof(double));
 		end = x->offset + x->count;
 		ck_assert_ptr_eq(mlip_tensors_find(&t, x->name), x);
 	}
 	ck_assert_uint_eq(t.t[1].flags, MLIP_TENSOR_NO_DECAY);
 	ck_assert_uint_eq(t.t[0].shape[2], 1);
 	ck_assert_ptr_null(mlip_tensors_find(&t, "nope"));
-	ck_assert_uint_eq(t.n_params * sizeof(mlip_real) % MLIP_TENSOR_ALIGN, 0);
+	ck_assert_uint_eq(t.n_params * sizeof(double) % MLIP_TENSOR_ALIGN, 0);
 	ck_assert_uint_ge(t.n_params, end);
 	ck_assert_int_eq(mlip_tensors_alloc(&t, 4, buf, &err), 0);
 	for (int b = 0; b < 4; b++) {
@@ -151,7 +152,7 @@ START_TEST(test_create)
 		int is_bias = t->ndim == 1;
 		ck_assert_int_eq(!!(t->flags & MLIP_TENSOR_NO_DECAY), is_bias);
 		ck_assert_int_eq(!!(t->flags & MLIP_TENSOR_FROZEN), k < 2);
-		const mlip_real *p = m->params + t->offset;
+		const double *p = m->params + t->offset;
 		if (k == 0 || (is_bias && k > 1))
 			for (size_t q = 0; q < t->count; q++)
 				ck_assert(p[q] == 0);
@@ -181,14 +182,14 @@ START_TEST(test_create)
 	}
 	/* Same seed, same weights; another seed, other weights; init is per tensor name. */
 	struct mlip_model *m2 = new_model(1, (int[]){ 14 }, 2, hid, MLIP_ACT_TANH, 1, NULL, 0, 5.5, 42);
-	ck_assert_int_eq(memcmp(m->params, m2->params, m->n_params * sizeof(mlip_real)), 0);
+	ck_assert_int_eq(memcmp(m->params, m2->params, m->n_params * sizeof(double)), 0);
 	mlip_model_init_params(m2, 43);
-	ck_assert_int_ne(memcmp(m->params, m2->params, m->n_params * sizeof(mlip_real)), 0);
+	ck_assert_int_ne(memcmp(m->params, m2->params, m->n_params * sizeof(double)), 0);
 	struct mlip_model *m3 = new_model(1, (int[]){ 14 }, 2, hid, MLIP_ACT_TANH, 3, NULL, 0, 5.5, 42);
 	const struct mlip_tensor *a = mlip_tensors_find(&m->tensors, "Si.w2");
 	const struct mlip_tensor *b = mlip_tensors_find(&m3->tensors, "Si.w2");
 	ck_assert_int_eq(memcmp(m->params + a->offset, m3->params + b->offset,
-				a->count * sizeof(mlip_real)), 0);
+				a->count * sizeof(double)), 0);
 	ck_assert_uint_eq(mlip_tensors_find(&m3->tensors, "Si.w_out")->shape[0], 3);
 	mlip_model_free(m);
 	mlip_model_free(m2);
@@ -578,9 +579,9 @@ static void loss_backward(struct mlip_model *m, const struct mlip_batch *b, cons
 static void check_param_grads(struct mlip_model *m, const struct mlip_batch *b, const struct loss *l,
 			      size_t stride)
 {
-	mlip_real *g = fx_calloc(m->n_params, sizeof(mlip_real));
+	double *g = fx_calloc(m->n_params, sizeof(double));
 	loss_backward(m, b, l, 1);
-	memcpy(g, m->grads, m->n_params * sizeof(mlip_real));
+	memcpy(g, m->grads, m->n_params * sizeof(double));
 	double gmax = 0;
 	for (size_t k = 0; k < m->n_params; k++)
 		gmax = fmax(gmax, fabs(g[k]));
@@ -597,7 +598,7 @@ static void check_param_grads(struct mlip_model *m, const struct mlip_batch *b, 
 			if ((q + t) % stride)
 				continue;
 			double h = 1e-5;
-			mlip_real keep = m->params[k];
+			double keep = m->params[k];
 			m->params[k] = keep + h;
 			double lp = loss_eval(m, b, l);
 			m->params[k] = keep - h;
@@ -709,8 +710,8 @@ START_TEST(test_train_grads_default)
 	le.d = fx_calloc(9 * b.n_systems, sizeof(double));
 	le.q = 0;
 	loss_backward(m, &b, &le, 0);
-	mlip_real *g0 = fx_calloc(m->n_params, sizeof(mlip_real));
-	memcpy(g0, m->grads, m->n_params * sizeof(mlip_real));
+	double *g0 = fx_calloc(m->n_params, sizeof(double));
+	memcpy(g0, m->grads, m->n_params * sizeof(double));
 	loss_backward(m, &b, &le, 1); /* zero force/stress cotangents: same result */
 	for (size_t k = 0; k < m->n_params; k++)
 		ck_assert_double_eq_tol(g0[k], m->grads[k], 1e-14 * (1 + fabs(g0[k])));
@@ -918,7 +919,7 @@ START_TEST(test_blas_naive)
 	size_t N = b.n_atoms, B = b.n_systems, H = 2;
 	struct mlip_model_out out;
 	double *r1 = fx_calloc(B * H + 3 * N * H + 9 * B * H, sizeof(double));
-	mlip_real *g1 = fx_calloc(m->n_params, sizeof(mlip_real));
+	double *g1 = fx_calloc(m->n_params, sizeof(double));
 	for (int naive = 0; naive < 2; naive++) {
 		m->naive = naive;
 		forward(m, &b, MLIP_MODEL_FORCES | MLIP_MODEL_STRESS, &out);
@@ -950,6 +951,255 @@ START_TEST(test_blas_naive)
 }
 END_TEST
 
+/* ---- float32 ------------------------------------------------------------------------------------ */
+
+/* ‖a − b‖₂ / ‖b‖₂ over n values. */
+static double rel_err(const double *a, const double *b, size_t n)
+{
+	double d = 0, s = 0;
+	for (size_t k = 0; k < n; k++) {
+		d += (a[k] - b[k]) * (a[k] - b[k]);
+		s += b[k] * b[k];
+	}
+	ck_assert(s > 0);
+	return sqrt(d / s);
+}
+
+/*
+ * The float32 model against the float64 one on the same weights and batch:
+ * energies, forces, stresses, atomic energies (each as a vector) and the
+ * gradient of a mixed E + F + σ loss (tensor by tensor) agree to tol in norm.
+ */
+static void compare_precisions(struct mlip_model *m, const struct mlip_batch *b, uint64_t seed,
+			       double tol)
+{
+	size_t N = b->n_atoms, B = b->n_systems, H = m->config.n_heads, n;
+	const char *what[4] = { "energies", "forces", "stress", "atomic energies" };
+	size_t cnt[4] = { B * H, 3 * N * H, 9 * B * H, N * H };
+	double *keep = fx_calloc(m->n_params, sizeof(double));
+	memcpy(keep, m->params, m->n_params * sizeof(double));
+	m->precision = MLIP_FLOAT64;
+	double *r64 = model_outputs(m, b, seed, &n);
+	m->precision = MLIP_FLOAT32;
+	double *r32 = model_outputs(m, b, seed, &n);
+	m->precision = MLIP_FLOAT64;
+	/* the master weights are never touched */
+	ck_assert_int_eq(memcmp(keep, m->params, m->n_params * sizeof(double)), 0);
+	size_t at = 0;
+	for (int q = 0; q < 4; q++) {
+		double e = rel_err(r32 + at, r64 + at, cnt[q]);
+		ck_assert_msg(e <= tol, "float32 %s: relative error %.3g > %.3g", what[q], e, tol);
+		ck_assert_msg(e > 0, "float32 %s: identical to float64 (not float?)", what[q]);
+		at += cnt[q];
+	}
+	const double *g32 = r32 + at, *g64 = r64 + at;
+	for (size_t t = 0; t < m->tensors.n; t++) {
+		const struct mlip_tensor *x = &m->tensors.t[t];
+		if (x->flags & MLIP_TENSOR_FROZEN) {
+			for (size_t q = 0; q < x->count; q++)
+				ck_assert(g32[x->offset + q] == 0);
+			continue;
+		}
+		double e = rel_err(g32 + x->offset, g64 + x->offset, x->count);
+		ck_assert_msg(e <= tol, "float32 gradient of %s: relative error %.3g > %.3g", x->name,
+			      e, tol);
+	}
+	for (size_t t = 0; t < m->tensors.n; t++) { /* padding stays zero */
+		size_t end = m->tensors.t[t].offset + m->tensors.t[t].count;
+		size_t next = t + 1 < m->tensors.n ? m->tensors.t[t + 1].offset : m->n_params;
+		for (size_t k = end; k < next; k++)
+			ck_assert(g32[k] == 0);
+	}
+	free(keep);
+	free(r32);
+	free(r64);
+}
+
+/*
+ * float32 against float64 on the same weights: the three-element systems with
+ * every kind of function and two heads, per activation, and four structures
+ * of the mlearn Si training set with the default model. Tolerance 1e-5
+ * relative in norm: float rounds the network's inputs, weights and every
+ * activation to 24 bits (u = 6e-8), and the errors grow through the layers
+ * and the tangent and adjoint passes, but everything downstream (the
+ * symmetry-function derivatives, the sums over atoms and edges) is double,
+ * so nothing amplifies them further. Measured: 2e-8 .. 4e-7, and 2.5e-6 for
+ * the b_out gradient of the Si batch (a float sum over 250 atoms of ∂L/∂E
+ * that partly cancel). The bound leaves room for another BLAS and still
+ * catches any term computed wrongly or left out in float (those show up at
+ * 1e-3 and above).
+ */
+START_TEST(test_f32_vs_f64)
+{
+	const size_t hid[2] = { 16, 12 }, hid_si[2] = { 24, 24 };
+	size_t n_sf;
+	struct mlip_sf *sf = small_set(&n_sf);
+	struct mlip_structure s[3];
+	struct mlip_batch b;
+	three_systems(s, 53 + _i);
+	build(&b, s, 3, 5.0);
+	struct mlip_model *m = new_model(3, Z3, 2, hid, (enum mlip_activation)_i, 2, sf, n_sf, 4.5,
+					 200 + _i);
+	fit(m, &b);
+	compare_precisions(m, &b, 61 + _i, 1e-5);
+	mlip_model_free(m);
+	fx_batch_free(&b);
+	for (int k = 0; k < 3; k++)
+		mlip_structure_release(&s[k]);
+	free(sf);
+	if (_i)
+		return;
+	/* mlearn Si, default descriptors and widths */
+	struct mlip_err err;
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/Si/training.json", test_mlearn_dir());
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	struct mlip_structure_list list;
+	mlip_structure_list_init(&list);
+	ck_assert_msg(mlip_mlearn_read(f, path, &list, &err) == 0, "%s", err.msg);
+	fclose(f);
+	const struct mlip_structure *si[4] = { &list.items[0], &list.items[1], &list.items[2],
+						&list.items[3] };
+	mlip_batch_init(&b);
+	ck_assert_msg(mlip_batch_collate(&b, si, 4, 5.5, 0, NULL, &err) == 0, "%s", err.msg);
+	m = new_model(1, (int[]){ 14 }, 2, hid_si, MLIP_ACT_TANH, 1, NULL, 0, 5.5, 7);
+	m->config.precision = MLIP_FLOAT32; /* only what creation reads; forward reads m->precision */
+	fit(m, &b);
+	compare_precisions(m, &b, 71, 1e-5);
+	mlip_model_free(m);
+	mlip_batch_release(&b);
+	mlip_structure_list_release(&list);
+}
+END_TEST
+
+/*
+ * The float32 training gradient is the derivative of the float32 loss:
+ * central differences over a sample of the parameters. Every trainable
+ * parameter reaches the network through its float copy, so the step is the
+ * one float sees, (float)(θ + h) − (float)(θ − h). Loose: the float loss
+ * carries ~1e-7 relative noise, which the difference quotient divides by
+ * the step: with h = 2⁻⁸ (noise and truncation balanced; 2⁻¹⁰ is noisier,
+ * 2⁻⁷ truncates) the worst measured disagreement is 1e-3, bound 5e-3.
+ */
+START_TEST(test_f32_fd)
+{
+	const size_t hid[2] = { 8, 6 };
+	size_t n_sf;
+	struct mlip_sf *sf = small_set(&n_sf);
+	struct mlip_structure s[3];
+	struct mlip_batch b;
+	three_systems(s, 13);
+	build(&b, s, 3, 5.0);
+	struct mlip_model *m = new_model(3, Z3, 2, hid, MLIP_ACT_SILU, 2, sf, n_sf, 4.5, 300);
+	fit(m, &b);
+	m->precision = MLIP_FLOAT32;
+	struct loss l = make_loss(&b, 2, 19);
+	double *g = fx_calloc(m->n_params, sizeof(double));
+	loss_backward(m, &b, &l, 1);
+	memcpy(g, m->grads, m->n_params * sizeof(double));
+	double gmax = 0;
+	for (size_t k = 0; k < m->n_params; k++)
+		gmax = fmax(gmax, fabs(g[k]));
+	ck_assert(gmax > 1e-2);
+	size_t checked = 0;
+	for (size_t t = 0; t < m->tensors.n; t++) {
+		const struct mlip_tensor *x = &m->tensors.t[t];
+		for (size_t q = 0; q < x->count && !(x->flags & MLIP_TENSOR_FROZEN); q++) {
+			if ((q + t) % 5)
+				continue;
+			size_t k = x->offset + q;
+			double keep = m->params[k], h = 0x1p-8;
+			m->params[k] = keep + h;
+			double lp = loss_eval(m, &b, &l), up = (float)m->params[k];
+			m->params[k] = keep - h;
+			double lm = loss_eval(m, &b, &l), dn = (float)m->params[k];
+			m->params[k] = keep;
+			double fd = (lp - lm) / (up - dn);
+			double e = fabs(g[k] - fd) / fmax(fabs(fd), 1e-2 * gmax);
+			ck_assert_msg(e <= 5e-3, "%s[%zu]: float32 backward %.9g fd %.9g", x->name, q,
+				      g[k], fd);
+			checked++;
+		}
+	}
+	ck_assert_uint_gt(checked, 50);
+	free(g);
+	free_loss(&l);
+	fx_batch_free(&b);
+	for (int k = 0; k < 3; k++)
+		mlip_structure_release(&s[k]);
+	mlip_model_free(m);
+	free(sf);
+}
+END_TEST
+
+/*
+ * float32 plumbing: BLAS against naive kernels, one thread against two (bit
+ * for bit), the working memory, a precision switched between forward and
+ * backward refused, and float64 after float32 unchanged bit for bit.
+ */
+START_TEST(test_f32_paths)
+{
+	const size_t hid[2] = { 24, 20 };
+	struct mlip_structure s[1];
+	uint64_t rng = 81;
+	struct mlip_err err;
+	fx_diamond(&s[0], 3, 5.431, 0.15, &rng);
+	struct mlip_batch b;
+	build(&b, s, 1, 5.5);
+	struct mlip_model *m = new_model(1, (int[]){ 14 }, 2, hid, MLIP_ACT_TANH, 2, NULL, 0, 5.5, 12);
+	fit(m, &b);
+	size_t n, n2;
+	unsetenv("OMP_NUM_THREADS");
+	m->desc.n_threads = 1;
+	double *before = model_outputs(m, &b, 5, &n);
+	size_t bytes64 = mlip_model_work_bytes(m);
+	m->precision = MLIP_FLOAT32;
+	double *one = model_outputs(m, &b, 5, &n2);
+	m->desc.n_threads = 2;
+	double *two = model_outputs(m, &b, 5, &n2);
+	assert_same_outputs(one, two, n, "float32, 2 threads");
+	m->desc.n_threads = 1;
+	m->naive = 1;
+	double *naive = model_outputs(m, &b, 5, &n2);
+	m->naive = 0;
+	double e = rel_err(naive, one, n); /* everything at once: outputs and gradients */
+	ck_assert_msg(e > 0 && e < 1e-5, "float32 naive vs BLAS: %.3g", e);
+	/* A model created in float32 (buffers grow, never shrink, so a fresh one): the
+	 * network's buffers are half the size, the descriptor buffers stay double. */
+	struct mlip_model_config c32 = m->config;
+	struct mlip_model *m32;
+	c32.precision = MLIP_FLOAT32;
+	ck_assert_int_eq(mlip_model_new(&m32, &c32, &err), 0);
+	ck_assert_int_eq(m32->precision, MLIP_FLOAT32);
+	memcpy(m32->params, m->params, m->n_params * sizeof(double));
+	double *fresh = model_outputs(m32, &b, 5, &n2);
+	assert_same_outputs(one, fresh, n, "float32, switched or created");
+	size_t bytes32 = mlip_model_work_bytes(m32);
+	ck_assert_msg(bytes32 < bytes64, "work bytes: float32 %zu, float64 %zu", bytes32, bytes64);
+	free(fresh);
+	mlip_model_free(m32);
+	/* backward after a forward in the other precision */
+	struct mlip_model_out out;
+	double dE[2] = { 1, 1 };
+	forward(m, &b, MLIP_MODEL_TRAIN, &out);
+	m->precision = MLIP_FLOAT64;
+	ck_assert_int_eq(mlip_model_backward(m, &b, dE, NULL, NULL, &err), MLIP_EINVAL);
+	double *after = model_outputs(m, &b, 5, &n2);
+	assert_same_outputs(before, after, n, "float64 after float32");
+	/* an unknown precision is refused at creation */
+	struct mlip_model_config c = m->config;
+	struct mlip_model *bad;
+	c.precision = (enum mlip_precision)7;
+	ck_assert_int_eq(mlip_model_new(&bad, &c, &err), MLIP_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "precision"));
+	free(before), free(one), free(two), free(naive), free(after);
+	fx_batch_free(&b);
+	mlip_structure_release(&s[0]);
+	mlip_model_free(m);
+}
+END_TEST
+
 Suite *suite_model(void)
 {
 	Suite *s = suite_create("model");
@@ -976,6 +1226,12 @@ Suite *suite_model(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_collate_batches);
 	tcase_add_test(tc, test_threads);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("float32");
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, test_f32_vs_f64, 0, 3);
+	tcase_add_test(tc, test_f32_fd);
+	tcase_add_test(tc, test_f32_paths);
 	suite_add_tcase(s, tc);
 	return s;
 }

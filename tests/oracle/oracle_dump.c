@@ -231,7 +231,8 @@ int main(int argc, char **argv)
 
 	printf("{\"model\":");
 	put_string(model_path);
-	printf(",\"precision\":\"%s\",\"n_heads\":%zu,\"heads\":[", MLIP_REAL_NAME, H);
+	printf(",\"precision\":\"%s\",\"n_heads\":%zu,\"heads\":[",
+	       mlip_precision_name(m->precision), H);
 	for (size_t h = 0; h < H; h++) {
 		if (h)
 			putchar(',');
