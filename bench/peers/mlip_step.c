@@ -1,15 +1,14 @@
 /*
- * mlip_step.c - training-step throughput of mlip's library in either
- * precision, for bench/peers/bench_torch.sh.
+ * mlip_step.c - training-step throughput of mlip's library, for
+ * bench/peers/bench_torch.sh: the CPU time of the step alone, which
+ * mlip-train's log does not give.
  *
- * mlip-train is float64 only (lib/train.c asserts sizeof(mlip_real) ==
- * sizeof(double)), so a float32 training figure needs this program: the step
- * of lib/train.c (training forward with forces and stress, the tasks' raw
- * losses and gradients, mlip_model_backward, a gradient sum over MPI ranks,
- * AdamW) on a library built with or without -DMLIP_REAL_FLOAT. The optimizer
- * keeps float64 master weights (mlip_adamw_step works on doubles) and copies
- * them into the model's mlip_real parameters after each step. No schedule,
- * clipping, EMA, logging or checkpoints: only what every step costs.
+ * The step of lib/train.c (training forward with forces and stress, the
+ * tasks' raw losses and gradients, mlip_model_backward, a gradient sum over
+ * MPI ranks, AdamW on the model's float64 parameters) in the precision the
+ * config's model.precision names (float32: the network in float, mixed
+ * precision, model.h). No schedule, clipping, EMA, logging or checkpoints:
+ * only what every step costs.
  *
  * Usage: [mpiexec -n R] mlip_step CONFIG.yaml [WARMUP [STEPS]]
  * The config is an ordinary mlip-train config (data.train streams, model,
@@ -92,19 +91,15 @@ int main(int argc, char **argv)
 	free(bp);
 
 	size_t n = m->n_params, H = tasks->n_heads, T = tasks->n_tasks;
-	double *master = malloc(n * sizeof(double)), *g = malloc(n * sizeof(double));
-	double *am = calloc(n, sizeof(double)), *av = calloc(n, sizeof(double));
 	uint8_t *decay = calloc(n + 1, 1);
 	double *dE = malloc(maxB * H * sizeof(double)), *dF = malloc(3 * maxN * H * sizeof(double));
 	double *dS = malloc(9 * maxB * H * sizeof(double)), *tl = malloc(T * sizeof(double));
 	uint64_t *counts = malloc(T * sizeof(uint64_t));
 	size_t *perm = malloc(train.n * sizeof(size_t));
-	if (!master || !g || !am || !av || !decay || !dE || !dF || !dS || !tl || !counts || !perm) {
+	if (!decay || !dE || !dF || !dS || !tl || !counts || !perm) {
 		fputs("mlip_step: out of memory\n", stderr);
 		return 1;
 	}
-	for (size_t k = 0; k < n; k++)
-		master[k] = (double)m->params[k];
 	for (size_t k = 0; k < m->tensors.n; k++)
 		if (!(m->tensors.t[k].flags & (MLIP_TENSOR_NO_DECAY | MLIP_TENSOR_FROZEN)))
 			memset(decay + m->tensors.t[k].offset, 1, m->tensors.t[k].count);
@@ -143,13 +138,10 @@ int main(int argc, char **argv)
 				    out.forces ? dF : NULL, out.stress ? dS : NULL, &err) ||
 		    mlip_model_backward(m, b, dE, out.forces ? dF : NULL, out.stress ? dS : NULL, &err))
 			die("backward", &err);
-		for (size_t k = 0; k < n; k++)
-			g[k] = (double)m->grads[k];
-		if (mlip_dist_sum_double(g, n, &err) || mlip_dist_sum_double(tl, T, &err))
+		if (mlip_dist_sum_double(m->grads, n, &err) || mlip_dist_sum_double(tl, T, &err))
 			die("allreduce", &err);
-		mlip_adamw_step(master, g, am, av, decay, n, &adam, 1.0, (uint64_t)s + 1);
-		for (size_t k = 0; k < n; k++)
-			m->params[k] = (mlip_real)master[k];
+		mlip_adamw_step(m->params, m->grads, m->adam_m, m->adam_v, decay, n, &adam, 1.0,
+				(uint64_t)s + 1);
 		loss = 0;
 		for (size_t k = 0; k < T; k++)
 			loss += tl[k];
@@ -165,12 +157,8 @@ int main(int argc, char **argv)
 		printf("{\"peer\":\"mlip_step\",\"precision\":\"%s\",\"ranks\":%d,\"steps\":%ld,"
 		       "\"atoms\":%llu,\"seconds\":%.6g,\"atoms_per_s\":%.6g,\"cpu_seconds\":%.6g,"
 		       "\"atoms_per_cpu_s\":%.6g,\"loss\":%.9g,\"params\":%zu}\n",
-		       MLIP_REAL_NAME, world, steps, (unsigned long long)atoms, dt, (double)atoms / dt,
+		       mlip_precision_name(m->precision), world, steps, (unsigned long long)atoms, dt, (double)atoms / dt,
 		       cpu, (double)atoms / cpu, loss, n);
-	free(master);
-	free(g);
-	free(am);
-	free(av);
 	free(decay);
 	free(dE);
 	free(dF);
