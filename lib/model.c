@@ -13,8 +13,8 @@
  *
  * float32 (model.h): X, the activations C, the scratch and dout are float
  * (X32, C32, ...), and the descriptor passes, which compute in double, write
- * G and the tangents into DX (same layout as DX: stream q of element e at
- * dbase[e] + q·n_e·D_e), from where they are scaled and rounded into X32.
+ * G and the tangents into DX (stream q of element e at dbase[e] + q·n_e·D_e),
+ * from where they are scaled and rounded into X32.
  * ∂o_h/∂x comes out of the network into DX32 and is divided by s in double
  * into DX. The network reads float copies of the weights (p32, refreshed by
  * every forward) and backward accumulates float gradients (g32) that it

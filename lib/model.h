@@ -37,9 +37,10 @@
  * are float (half the memory) and the products cblas_sgemm. The network's
  * outputs and ∂o/∂x (and the tangents' inputs) cross back to double at the
  * descriptor boundary; backward computes the weight gradients in float and
- * adds them into the double grads. Expect ~1e-6 relative differences from
- * float64 in energies and forces (float's 24-bit mantissa through a few
- * layers). m->precision may be changed between calls, like m->naive.
+ * adds them into the double grads. Expect 1e-7 .. 1e-6 relative
+ * differences from float64 in energies, forces and gradients (float's 24-bit
+ * mantissa through a few layers; tests/check_model.c measures them).
+ * m->precision may be changed between calls, like m->naive.
  *
  * Cost: the descriptor passes dominate (a forward, then a VJP for forces and
  * stress; a JVP in backward; all heads or tangents share one pass). The
