@@ -100,6 +100,9 @@ struct mlip_config_optim {
 	double weight_decay;              /* >= 0 [0] */
 	double betas[2];                  /* each in [0, 1) [0.9, 0.999] */
 	double eps;                       /* > 0 [1e-8] */
+	int64_t lbfgs_steps;              /* lbfgs.steps: L-BFGS iterations after the schedule,
+					     >= 0 [0 = none] */
+	int64_t lbfgs_history;            /* lbfgs.history: pairs kept, >= 1 [10] */
 };
 
 struct mlip_config_schedule {
