@@ -617,7 +617,7 @@ static int load_model(const node_t *root, struct mlip_config *cfg, struct mlip_e
 	}
 	if ((rc = check_keys(mn, "model", KEYS("name", "cutoff", "elements", "hidden",
 					       "activation", "heads", "seed", "descriptors",
-					       "precision", "init_from"), err)) ||
+					       "angular_shells", "precision", "init_from"), err)) ||
 	    (rc = get_enum(mn, "model", "name", model_names, &e, err)))
 		return rc;
 
@@ -706,6 +706,13 @@ static int load_model(const node_t *root, struct mlip_config *cfg, struct mlip_e
 			m->n_descriptors = i + 1;
 		}
 	}
+	if ((rc = get_int(mn, "model", "angular_shells", &m->angular_shells, &w, err)))
+		return rc;
+	if (w && (m->angular_shells < 0 || m->angular_shells > 16))
+		return range(err, w, "model.angular_shells", "in 0..16");
+	if (w && m->angular_shells > 0 && m->n_descriptors > 0)
+		return bad(err, w, "model.angular_shells", "adds to the default set; with "
+			   "model.descriptors list the functions there instead");
 	return MLIP_OK;
 }
 
@@ -1354,6 +1361,8 @@ static node_t *model_node(struct builder *b, const struct mlip_config_model *m)
 	b_put(b, mn, "seed", int_node((int64_t)m->seed));
 	if (m->n_descriptors == 0) {
 		b_put(b, mn, "descriptors", null_node());
+		if (m->angular_shells > 0)
+			b_put(b, mn, "angular_shells", int_node(m->angular_shells));
 	} else {
 		seq = b_put(b, mn, "descriptors", mlip_yaml_sequence_new());
 		for (size_t i = 0; i < m->n_descriptors; i++) {
@@ -1553,7 +1562,8 @@ static bool model_eq(const struct mlip_config_model *a, const struct mlip_config
 	    a->cutoff != b->cutoff || a->n_elements != b->n_elements ||
 	    a->n_hidden != b->n_hidden || a->activation != b->activation ||
 	    !strs_eq(a->heads, a->n_heads, b->heads, b->n_heads) || a->seed != b->seed ||
-	    a->n_descriptors != b->n_descriptors || a->precision != b->precision)
+	    a->n_descriptors != b->n_descriptors || a->precision != b->precision ||
+	    a->angular_shells != b->angular_shells)
 		return false;
 	for (size_t i = 0; i < a->n_elements; i++)
 		if (a->elements[i] != b->elements[i])

@@ -60,6 +60,8 @@ struct mlip_config_model {
 	char **heads;             /* (n_heads) distinct names [energy] */
 	uint64_t seed;            /* [top-level seed] */
 	size_t n_descriptors;     /* 0: the model's default set */
+	int64_t angular_shells;   /* radially resolved angular shells added to the default
+				     set (mlip_descriptor_angular_shells), >= 0 [0] */
 	struct mlip_config_descriptor *descriptors;
 	enum mlip_cfg_precision precision;     /* [float64] */
 };

@@ -99,3 +99,24 @@ expect_status 2 mlip-train -q -c "$TMPD/cfg.yaml" -o "$TMPD/bad" --set optim.lbf
 expect_err "optim.lbfgs"
 # the resolved config records the phase
 grep -q "lbfgs" "$TMPD/run/config.yaml" || die "config.yaml lacks optim.lbfgs"
+
+# model.angular_shells: the default set plus 6 shell functions per shell for Si (12 + 12 widths);
+# recorded in the resolved config, materialised in the model file, refused with model.descriptors
+expect_status 0 mlip-train -q -c "$TMPD/cfg.yaml" -o "$TMPD/sh2" --set schedule.epochs=1 --set model.angular_shells=2
+grep -q "angular_shells: 2" "$TMPD/sh2/config.yaml" || die "config.yaml lacks angular_shells"
+$PY - "$TMPD/sh2/inference_ckpt.mlip" <<'PYEOF' || exit 1
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack_from("<Q", raw, 16)[0]
+hdr = json.loads(raw[64:64 + n])
+sf = hdr["descriptors"]
+assert len(sf) == 32 + 12, len(sf)
+shells = [f for f in sf if f.get("rs", 0) > 0 and f["kind"] in ("g9", 9)]
+assert len(shells) == 12, shells
+PYEOF
+expect_status 0 mlip-eval -q "$TMPD/sh2/inference_ckpt.mlip" "$TMPD/val.mlb"
+expect_status 2 mlip-train -q -c "$TMPD/cfg.yaml" -o "$TMPD/bad" --set model.angular_shells=-1
+expect_err "model.angular_shells"
+expect_status 2 mlip-train -q -c "$TMPD/cfg.yaml" -o "$TMPD/bad" --set model.angular_shells=2 \
+	--set 'model.descriptors=[{kind: g2, elements: [Si], eta: 1, rs: 2}]'
+expect_err "model.angular_shells"
