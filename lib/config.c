@@ -413,6 +413,8 @@ static int set_defaults(struct mlip_config *cfg)
 	cfg->optim.betas[0] = 0.9;
 	cfg->optim.betas[1] = 0.999;
 	cfg->optim.eps = 1e-8;
+	cfg->optim.lbfgs_steps = 0;
+	cfg->optim.lbfgs_history = 10;
 	cfg->schedule.warmup_factor = 0.2;
 	cfg->schedule.warmup_epochs = 0;
 	cfg->schedule.lr_min_factor = 0.01;
@@ -615,7 +617,7 @@ static int load_model(const node_t *root, struct mlip_config *cfg, struct mlip_e
 	}
 	if ((rc = check_keys(mn, "model", KEYS("name", "cutoff", "elements", "hidden",
 					       "activation", "heads", "seed", "descriptors",
-					       "precision", "init_from"), err)) ||
+					       "angular_shells", "precision", "init_from"), err)) ||
 	    (rc = get_enum(mn, "model", "name", model_names, &e, err)))
 		return rc;
 
@@ -704,6 +706,13 @@ static int load_model(const node_t *root, struct mlip_config *cfg, struct mlip_e
 			m->n_descriptors = i + 1;
 		}
 	}
+	if ((rc = get_int(mn, "model", "angular_shells", &m->angular_shells, &w, err)))
+		return rc;
+	if (w && (m->angular_shells < 0 || m->angular_shells > 16))
+		return range(err, w, "model.angular_shells", "in 0..16");
+	if (w && m->angular_shells > 0 && m->n_descriptors > 0)
+		return bad(err, w, "model.angular_shells", "adds to the default set; with "
+			   "model.descriptors list the functions there instead");
 	return MLIP_OK;
 }
 
@@ -964,7 +973,7 @@ static int load_optim(const node_t *root, struct mlip_config *cfg, struct mlip_e
 	const node_t *on, *n, *w;
 	int rc, e;
 	if ((rc = req(root, "", "optim", &on, err)) || (rc = need_map(on, "optim", err)) ||
-	    (rc = check_keys(on, "optim", KEYS("name", "lr", "weight_decay", "betas", "eps"),
+	    (rc = check_keys(on, "optim", KEYS("name", "lr", "weight_decay", "betas", "eps", "lbfgs"),
 			     err)) ||
 	    (rc = get_enum(on, "optim", "name", optim_names, &e, err)) ||
 	    (rc = req(on, "optim", "lr", &n, err)) ||
@@ -1000,6 +1009,14 @@ static int load_optim(const node_t *root, struct mlip_config *cfg, struct mlip_e
 			}
 		}
 		free(b);
+	}
+	if ((n = opt(on, "lbfgs"))) {
+		if ((rc = need_map(n, "optim.lbfgs", err)) ||
+		    (rc = check_keys(n, "optim.lbfgs", KEYS("steps", "history"), err)) ||
+		    (rc = req(n, "optim.lbfgs", "steps", &w, err)) ||
+		    (rc = get_count(n, "optim.lbfgs", "steps", 0, &o->lbfgs_steps, err)) ||
+		    (rc = get_count(n, "optim.lbfgs", "history", 1, &o->lbfgs_history, err)))
+			return rc;
 	}
 	return MLIP_OK;
 }
@@ -1344,6 +1361,8 @@ static node_t *model_node(struct builder *b, const struct mlip_config_model *m)
 	b_put(b, mn, "seed", int_node((int64_t)m->seed));
 	if (m->n_descriptors == 0) {
 		b_put(b, mn, "descriptors", null_node());
+		if (m->angular_shells > 0)
+			b_put(b, mn, "angular_shells", int_node(m->angular_shells));
 	} else {
 		seq = b_put(b, mn, "descriptors", mlip_yaml_sequence_new());
 		for (size_t i = 0; i < m->n_descriptors; i++) {
@@ -1426,6 +1445,11 @@ int mlip_config_resolved_tree(const struct mlip_config *cfg, struct mlip_yaml_no
 	b_push(&b, seq, num_node(o->betas[0]));
 	b_push(&b, seq, num_node(o->betas[1]));
 	b_put(&b, n, "eps", num_node(o->eps));
+	if (o->lbfgs_steps > 0) {
+		node_t *lb = b_put(&b, n, "lbfgs", mlip_yaml_mapping_new());
+		b_put(&b, lb, "steps", int_node(o->lbfgs_steps));
+		b_put(&b, lb, "history", int_node(o->lbfgs_history));
+	}
 
 	n = b_put(&b, root, "schedule", mlip_yaml_mapping_new());
 	b_put(&b, n, "warmup_factor", num_node(s->warmup_factor));
@@ -1538,7 +1562,8 @@ static bool model_eq(const struct mlip_config_model *a, const struct mlip_config
 	    a->cutoff != b->cutoff || a->n_elements != b->n_elements ||
 	    a->n_hidden != b->n_hidden || a->activation != b->activation ||
 	    !strs_eq(a->heads, a->n_heads, b->heads, b->n_heads) || a->seed != b->seed ||
-	    a->n_descriptors != b->n_descriptors || a->precision != b->precision)
+	    a->n_descriptors != b->n_descriptors || a->precision != b->precision ||
+	    a->angular_shells != b->angular_shells)
 		return false;
 	for (size_t i = 0; i < a->n_elements; i++)
 		if (a->elements[i] != b->elements[i])
@@ -1570,7 +1595,9 @@ bool mlip_config_equal(const struct mlip_config *a, const struct mlip_config *b)
 		if (!task_eq(&a->tasks[i], &b->tasks[i]))
 			return false;
 	if (!str_eq(oa->name, ob->name) || oa->lr != ob->lr || oa->weight_decay != ob->weight_decay ||
-	    oa->betas[0] != ob->betas[0] || oa->betas[1] != ob->betas[1] || oa->eps != ob->eps)
+	    oa->betas[0] != ob->betas[0] || oa->betas[1] != ob->betas[1] || oa->eps != ob->eps ||
+	    oa->lbfgs_steps != ob->lbfgs_steps ||
+	    (oa->lbfgs_steps > 0 && oa->lbfgs_history != ob->lbfgs_history))
 		return false;
 	if (sa->warmup_factor != sb->warmup_factor || sa->warmup_in_steps != sb->warmup_in_steps ||
 	    (sa->warmup_in_steps ? sa->warmup_steps != sb->warmup_steps

@@ -60,6 +60,8 @@ struct mlip_config_model {
 	char **heads;             /* (n_heads) distinct names [energy] */
 	uint64_t seed;            /* [top-level seed] */
 	size_t n_descriptors;     /* 0: the model's default set */
+	int64_t angular_shells;   /* radially resolved angular shells added to the default
+				     set (mlip_descriptor_angular_shells), >= 0 [0] */
 	struct mlip_config_descriptor *descriptors;
 	enum mlip_cfg_precision precision;     /* [float64] */
 };
@@ -100,6 +102,9 @@ struct mlip_config_optim {
 	double weight_decay;              /* >= 0 [0] */
 	double betas[2];                  /* each in [0, 1) [0.9, 0.999] */
 	double eps;                       /* > 0 [1e-8] */
+	int64_t lbfgs_steps;              /* lbfgs.steps: L-BFGS iterations after the schedule,
+					     >= 0 [0 = none] */
+	int64_t lbfgs_history;            /* lbfgs.history: pairs kept, >= 1 [10] */
 };
 
 struct mlip_config_schedule {

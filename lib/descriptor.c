@@ -565,6 +565,42 @@ int mlip_descriptor_default(struct mlip_sf **out, size_t *n, const int *z, size_
 	return MLIP_OK;
 }
 
+int mlip_descriptor_angular_shells(struct mlip_sf **list, size_t *n, const int *z, size_t n_el,
+				   double cutoff, size_t n_shells, struct mlip_err *err)
+{
+	int rc;
+	if ((rc = check_elements(z, n_el, err)))
+		return rc;
+	if (!(cutoff > 0) || !isfinite(cutoff))
+		return mlip_err_set(err, MLIP_EINVAL, "cutoff must be a positive number, not %g",
+				    cutoff);
+	const double zetas[3] = { 1, 2, 4 }, lambdas[2] = { -1, 1 };
+	size_t add = n_el * n_el * (n_el + 1) / 2 * n_shells * 3 * 2;
+	struct mlip_sf *sf = realloc(*list, (*n + add + 1) * sizeof(*sf));
+	if (!sf)
+		return mlip_err_set(err, MLIP_ENOMEM, "out of memory for symmetry functions");
+	*list = sf;
+	double delta = 0.65 * cutoff / (double)(n_shells ? n_shells : 1);
+	size_t m = *n;
+	for (size_t c = 0; c < n_el; c++)
+		for (size_t s1 = 0; s1 < n_el; s1++)
+			for (size_t s2 = s1; s2 < n_el; s2++)
+				for (size_t k = 0; k < n_shells; k++)
+					for (size_t b = 0; b < 3; b++)
+						for (size_t l = 0; l < 2; l++)
+							sf[m++] = (struct mlip_sf){
+								.kind = MLIP_SF_G9, .z = z[c],
+								.z1 = z[s1], .z2 = z[s2],
+								.eta = 1 / (2 * delta * delta),
+								.rs = 0.35 * cutoff + ((double)k + 0.5) * delta,
+								.lambda = lambdas[l], .zeta = zetas[b],
+								.rc = cutoff
+							};
+	MLIP_ASSERT(m == *n + add);
+	*n = m;
+	return MLIP_OK;
+}
+
 static int check_sf(const struct mlip_sf *f, size_t idx, const struct mlip_descriptor *d,
 		    struct mlip_err *err)
 {

@@ -99,6 +99,19 @@ int mlip_descriptor_default(struct mlip_sf **out, size_t *n, const int *z, size_
 			    double cutoff, struct mlip_err *err);
 
 /*
+ * Radially resolved angular functions, an option of the default set
+ * (model.angular_shells): for each central element and each unordered pair
+ * of neighbour elements, n_shells shells of width Δ = 0.65 r_c / n_shells
+ * centred at r_s = 0.35 r_c + (k + ½)Δ (k = 0..n_shells−1), η = 1/(2Δ²),
+ * ζ ∈ {1, 2, 4}, λ ∈ {−1, +1}: G9 functions that tell which neighbour shell
+ * an angle is formed in (the default set's angular functions are centred at
+ * 0 and mix all distances). 6·n_shells functions per element pair, appended
+ * to *list (realloc'ed; *n updated). MLIP_EINVAL, MLIP_ENOMEM.
+ */
+int mlip_descriptor_angular_shells(struct mlip_sf **list, size_t *n, const int *z, size_t n_el,
+				   double cutoff, size_t n_shells, struct mlip_err *err);
+
+/*
  * Initialise d for elements z (distinct atomic numbers) at cutoff with the
  * given functions (copied; the default set if sf is NULL or n_sf is 0).
  * Checks every function (kind, elements in the list, η, r_s >= 0, λ = ±1,

@@ -68,6 +68,21 @@ int mlip_potential_model_config(const struct mlip_config_model *cm,
 		*sf = list;
 		mc->sf = list;
 		mc->n_sf = n;
+	} else if (cm->angular_shells > 0) {
+		/* the default set and its shells, made here so that the model keeps one list */
+		struct mlip_sf *list = NULL;
+		size_t n = 0;
+		int rc = mlip_descriptor_default(&list, &n, cm->elements, cm->n_elements, cm->cutoff, err);
+		if (!rc)
+			rc = mlip_descriptor_angular_shells(&list, &n, cm->elements, cm->n_elements,
+							    cm->cutoff, (size_t)cm->angular_shells, err);
+		if (rc) {
+			free(list);
+			return rc;
+		}
+		*sf = list;
+		mc->sf = list;
+		mc->n_sf = n;
 	}
 	return MLIP_OK;
 }

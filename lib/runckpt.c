@@ -134,6 +134,88 @@ int mlip_runckpt_write_resume(const char *dir, const struct mlip_run_progress *p
 	return rc;
 }
 
+int mlip_runckpt_write_lbfgs(const char *dir, const struct mlip_lbfgs *lb, struct mlip_err *err)
+{
+	char path[4200];
+	size_t n = lb->n, m = lb->m;
+	const double **blobs = malloc((2 * m + 1) * sizeof(*blobs));
+	json_t *rho = json_array();
+	if (!blobs || !rho) {
+		free(blobs);
+		json_decref(rho);
+		return mlip_err_set(err, MLIP_ENOMEM, "out of memory");
+	}
+	for (size_t j = 0; j < m; j++)
+		json_array_append_new(rho, json_real(lb->rho[j]));
+	json_t *root = json_pack("{s:s,s:I,s:I,s:I,s:I,s:f,s:o}", "format", "mlip-lbfgs-state", "n",
+				 (json_int_t)n, "m", (json_int_t)m, "k", (json_int_t)lb->k, "head",
+				 (json_int_t)lb->head, "f", lb->f, "rho", rho);
+	char *text = root ? json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+	json_decref(root);
+	if (!text) {
+		free(blobs);
+		return mlip_err_set(err, MLIP_ENOMEM, "out of memory");
+	}
+	blobs[0] = lb->g;
+	for (size_t j = 0; j < m; j++) {
+		blobs[1 + j] = lb->s + j * n;
+		blobs[1 + m + j] = lb->y + j * n;
+	}
+	snprintf(path, sizeof(path), "%s/lbfgs.mlip", dir);
+	int rc = mlip_ckpt_write(path, text, blobs, 2 * m + 1, n, err);
+	free(text);
+	free(blobs);
+	return rc;
+}
+
+int mlip_runckpt_load_lbfgs(const char *dir, struct mlip_lbfgs *lb, int *found,
+			    struct mlip_err *err)
+{
+	char path[4200];
+	struct mlip_ckpt c;
+	json_error_t jerr;
+	size_t n = lb->n, m = lb->m;
+	int rc;
+	*found = 0;
+	snprintf(path, sizeof(path), "%s/lbfgs.mlip", dir);
+	if (access(path, F_OK) != 0)
+		return MLIP_OK;
+	mlip_ckpt_init(&c);
+	if ((rc = mlip_ckpt_read(path, &c, err)))
+		return rc;
+	json_t *root = json_loads(c.json, 0, &jerr), *rho = NULL;
+	json_int_t jn = -1, jm = -1, jk = -1, jh = -1;
+	double f = 0;
+	const char *format = "";
+	if (!root || json_unpack(root, "{s:s,s:I,s:I,s:I,s:I,s:F,s:o}", "format", &format, "n", &jn,
+				 "m", &jm, "k", &jk, "head", &jh, "f", &f, "rho", &rho) ||
+	    strcmp(format, "mlip-lbfgs-state") != 0 || !json_is_array(rho)) {
+		rc = mlip_err_set(err, MLIP_EDATA, "%s: not an l-bfgs state file", path);
+	} else if ((size_t)jn != n || (size_t)jm != m || c.blob_count != n ||
+		   c.n_blobs != 2 * m + 1 || json_array_size(rho) != m) {
+		rc = mlip_err_set(err, MLIP_EDATA,
+				  "%s: l-bfgs state for %lld variables and %lld pairs, the run has %zu and %zu",
+				  path, (long long)jn, (long long)jm, n, m);
+	} else if (jk < 0 || (size_t)jk > m || jh < 0 || (size_t)jh >= m) {
+		rc = mlip_err_set(err, MLIP_EDATA, "%s: bad pair count or ring position", path);
+	} else {
+		lb->k = (size_t)jk;
+		lb->head = (size_t)jh;
+		lb->f = f;
+		for (size_t j = 0; j < m; j++)
+			lb->rho[j] = json_number_value(json_array_get(rho, j));
+		memcpy(lb->g, c.blobs, n * sizeof(double));
+		for (size_t j = 0; j < m; j++) {
+			memcpy(lb->s + j * n, c.blobs + (1 + j) * n, n * sizeof(double));
+			memcpy(lb->y + j * n, c.blobs + (1 + m + j) * n, n * sizeof(double));
+		}
+		*found = 1;
+	}
+	json_decref(root);
+	mlip_ckpt_release(&c);
+	return rc;
+}
+
 int mlip_runckpt_mark_done(const char *dir, struct mlip_err *err)
 {
 	char path[4200];

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "lbfgs.h"
 #include "yamltree.h"
 
 struct mlip_run_progress {
@@ -65,6 +66,21 @@ int mlip_runckpt_mark_done(const char *dir, struct mlip_err *err);
  * the buffers once). Messages say which part is missing or damaged.
  */
 int mlip_runckpt_load(const char *dir, struct mlip_run_state *s, struct mlip_err *err);
+
+/*
+ * The L-BFGS phase (optim.lbfgs): DIR/lbfgs.mlip, written by rank 0 once the
+ * phase has started (the state is the same on every rank). A ckpt.h
+ * container: JSON {"format": "mlip-lbfgs-state", "n", "m", "k", "head",
+ * "f", "rho": [m numbers]} and the blobs g, s_0..s_{m−1}, y_0..y_{m−1}
+ * (n values each). Numbers are written with 17 significant digits, so the
+ * state comes back bit for bit.
+ */
+int mlip_runckpt_write_lbfgs(const char *dir, const struct mlip_lbfgs *lb, struct mlip_err *err);
+/* *found = 0 (and MLIP_OK) when dir has no lbfgs.mlip; else lb (initialised
+ * by the caller for n and m) is filled. MLIP_EDATA for a damaged file or one
+ * of another size. */
+int mlip_runckpt_load_lbfgs(const char *dir, struct mlip_lbfgs *lb, int *found,
+			    struct mlip_err *err);
 
 /* Create dir and its parents (mkdir -p). */
 int mlip_mkdirs(const char *dir, struct mlip_err *err);

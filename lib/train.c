@@ -19,6 +19,7 @@
 #include "dist.h"
 #include "finetune.h"
 #include "evaluate.h"
+#include "lbfgs.h"
 #include "log.h"
 #include "metrics.h"
 #include "network.h"
@@ -60,6 +61,14 @@ struct trainer {
 	struct mlip_potential base;           /* model.init_from: the starting model */
 	int has_base;
 	char init_from[1024];                 /* its path, for messages */
+	/* optim.lbfgs: steps total_steps .. end_step − 1 are L-BFGS iterations */
+	uint64_t end_step;                    /* total_steps + optim.lbfgs.steps */
+	struct mlip_lbfgs lbfgs;
+	int lbfgs_started;                    /* lbfgs holds the state of the current point */
+	double *lbfgs_x;                      /* (n_params) the current point */
+	double *lbfgs_task_loss;              /* (n_tasks) per-task losses of the last evaluation */
+	uint64_t lbfgs_evals;                 /* evaluations since the phase started (this process) */
+	double lbfgs_gnorm;                   /* |g| at the current point */
 };
 
 static double now(void)
@@ -76,6 +85,9 @@ static int is0(const struct trainer *t)
 
 static void trainer_release(struct trainer *t)
 {
+	mlip_lbfgs_release(&t->lbfgs);
+	free(t->lbfgs_x);
+	free(t->lbfgs_task_loss);
 	mlip_potential_release(&t->p);
 	if (t->has_base)
 		mlip_potential_release(&t->base);
@@ -145,6 +157,7 @@ static void setup_schedule(struct trainer *t)
 	size_t n = t->train.n, W = (size_t)t->world;
 	t->bpe = (n + W - 1) / W;
 	t->total_steps = s->in_steps ? (uint64_t)s->steps : (uint64_t)s->epochs * t->bpe;
+	t->end_step = t->total_steps + (uint64_t)t->cfg->optim.lbfgs_steps;
 	t->sch.warmup_factor = s->warmup_factor;
 	t->sch.lr_min_factor = s->lr_min_factor;
 	t->sch.total_steps = t->total_steps;
@@ -293,13 +306,18 @@ static void progress_line(struct trainer *t, double loss)
 	if (!t->opts->progress || !is0(t) || !isatty(STDERR_FILENO))
 		return;
 	double tn = now();
-	if (tn - last < 0.5 && t->pg.step != t->total_steps)
+	if (tn - last < 0.5 && t->pg.step != t->end_step)
 		return;
 	last = tn;
-	fprintf(stderr, "\rstep %llu/%llu  epoch %.2f  loss %.5g  lr %.3g   ",
-		(unsigned long long)t->pg.step, (unsigned long long)t->total_steps,
-		(double)t->pg.step / (double)t->bpe, loss, t->last_lr);
-	if (t->pg.step == t->total_steps)
+	if (t->pg.step > t->total_steps)
+		fprintf(stderr, "\rstep %llu/%llu  l-bfgs  loss %.5g  |g| %.3g   ",
+			(unsigned long long)t->pg.step, (unsigned long long)t->end_step, loss,
+			t->lbfgs_gnorm);
+	else
+		fprintf(stderr, "\rstep %llu/%llu  epoch %.2f  loss %.5g  lr %.3g   ",
+			(unsigned long long)t->pg.step, (unsigned long long)t->end_step,
+			(double)t->pg.step / (double)t->bpe, loss, t->last_lr);
+	if (t->pg.step == t->end_step)
 		fputc('\n', stderr);
 }
 
@@ -342,6 +360,11 @@ static int write_checkpoint(struct trainer *t, const char *name, struct mlip_err
 		if (!rc)
 			rc = mlip_runckpt_write_resume(dir, &t->pg, config, err);
 		free(config);
+		snprintf(path, sizeof(path), "%s/lbfgs.mlip", dir);
+		if (!rc && t->lbfgs_started)
+			rc = mlip_runckpt_write_lbfgs(dir, &t->lbfgs, err);
+		else if (!rc)
+			unlink(path); /* a stale one of an earlier run */
 		if (!rc && t->cfg->train.save_inference_ckpt) {
 			snprintf(path, sizeof(path), "%s/inference_ckpt.mlip", dir);
 			rc = mlip_potential_save(&t->p, path, t->p.model->params,
@@ -490,6 +513,154 @@ static int train_step(struct trainer *t, struct mlip_err *err)
 	return MLIP_OK;
 }
 
+/*
+ * The full-data objective at x: every training batch of this rank through
+ * forward, loss and backward with the counts of the whole training set, so
+ * that the loss is the global mean (as one batch holding everything) and
+ * m->grads its gradient, both summed over ranks.
+ */
+static int full_objective(void *ctx, const double *x, double *f, double *g, struct mlip_err *err)
+{
+	struct trainer *t = ctx;
+	struct mlip_model *m = t->p.model;
+	struct mlip_tasks *tasks = &t->p.tasks;
+	size_t H = tasks->n_heads, T = tasks->n_tasks, n = t->n_params;
+	unsigned flags = MLIP_MODEL_TRAIN | ((t->needs & MLIP_HAS_FORCES) ? MLIP_MODEL_FORCES : 0) |
+			 ((t->needs & MLIP_HAS_STRESS) ? MLIP_MODEL_STRESS : 0);
+	uint64_t *total = calloc(T, sizeof(uint64_t));
+	int rc = total ? MLIP_OK : mlip_err_set(err, MLIP_ENOMEM, "out of memory");
+	memcpy(m->params, x, n * sizeof(double));
+	mlip_model_zero_grad(m);
+	for (size_t bi = (size_t)t->rank; !rc && bi < t->train.n; bi += (size_t)t->world) {
+		rc = mlip_tasks_loss_counts(tasks, &t->train.items[bi], t->counts, err);
+		for (size_t k = 0; !rc && k < T; k++)
+			total[k] += t->counts[k];
+	}
+	if ((rc = mlip_dist_agree(rc, err)) || (rc = mlip_dist_sum_u64(total, T, err))) {
+		free(total);
+		return rc;
+	}
+	double loss = 0;
+	memset(t->lbfgs_task_loss, 0, T * sizeof(double));
+	for (size_t bi = (size_t)t->rank; !rc && bi < t->train.n; bi += (size_t)t->world) {
+		const struct mlip_batch *b = &t->train.items[bi];
+		struct mlip_model_out out;
+		rc = mlip_model_forward(m, b, flags, &out, err);
+		if (rc)
+			break;
+		memset(t->dE, 0, b->n_systems * H * sizeof(double));
+		memset(t->dF, 0, 3 * b->n_atoms * H * sizeof(double));
+		memset(t->dS, 0, 9 * b->n_systems * H * sizeof(double));
+		rc = mlip_tasks_loss(tasks, b, out.energy, out.forces, out.stress, total, t->task_loss,
+				     t->dE, out.forces ? t->dF : NULL, out.stress ? t->dS : NULL, err);
+		if (!rc)
+			rc = mlip_model_backward(m, b, t->dE, out.forces ? t->dF : NULL,
+						 out.stress ? t->dS : NULL, err);
+		for (size_t k = 0; k < T; k++) {
+			loss += t->task_loss[k];
+			t->lbfgs_task_loss[k] += t->task_loss[k];
+		}
+	}
+	free(total);
+	if ((rc = mlip_dist_agree(rc, err)) || (rc = mlip_dist_sum_double(&loss, 1, err)) ||
+	    (rc = mlip_dist_sum_double(t->lbfgs_task_loss, T, err)) ||
+	    (rc = mlip_dist_sum_double(m->grads, n, err)))
+		return rc;
+	*f = loss;
+	memcpy(g, m->grads, n * sizeof(double));
+	return MLIP_OK;
+}
+
+/* The L-BFGS phase's current point becomes the weights (and the EMA, which
+ * evaluation, checkpoints and the model use). */
+static void lbfgs_publish(struct trainer *t)
+{
+	memcpy(t->p.model->params, t->lbfgs_x, t->n_params * sizeof(double));
+	if (t->ema) {
+		memcpy(t->ema, t->lbfgs_x, t->n_params * sizeof(double));
+		t->pg.ema_started = 1;
+	}
+	t->lbfgs_gnorm = sqrt(mlip_sum_squares(t->lbfgs.g, t->n_params));
+}
+
+/*
+ * Start the L-BFGS phase from the final weights of the schedule (the EMA
+ * when there is one), or from a checkpoint's state: the current point is
+ * then the checkpoint's weights and lbfgs.mlip holds f, g and the pairs.
+ */
+static int lbfgs_begin(struct trainer *t, const char *resume_dir, struct mlip_err *err)
+{
+	size_t n = t->n_params;
+	int rc, found = 0;
+	if ((rc = gather_ema(t, err)))
+		return rc;
+	memcpy(t->lbfgs_x, use_ema(t) ? t->ema : t->p.model->params, n * sizeof(double));
+	if (resume_dir && (rc = mlip_runckpt_load_lbfgs(resume_dir, &t->lbfgs, &found, err)))
+		return rc;
+	if (!found) {
+		rc = mlip_lbfgs_start(&t->lbfgs, t->lbfgs_x, full_objective, t, err);
+		if (rc == MLIP_ERUN)
+			rc = mlip_err_set(err, MLIP_ERUN, "l-bfgs: non-finite loss or gradient on the "
+					  "training set at the end of the schedule; lower optim.lr or check the data");
+		if (rc)
+			return rc;
+		t->lbfgs_evals++;
+		if (is0(t))
+			mlip_log(MLIP_LOG_INFO, "l-bfgs on the whole training set: loss %.6g at step %llu",
+				 t->lbfgs.f, (unsigned long long)t->pg.step);
+	}
+	t->lbfgs_started = 1;
+	lbfgs_publish(t);
+	return MLIP_OK;
+}
+
+static void log_lbfgs(struct trainer *t, double seconds, uint64_t evals)
+{
+	if (!is0(t) || !t->opts->metrics)
+		return;
+	FILE *f = t->opts->metrics;
+	size_t T = t->p.tasks.n_tasks;
+	fprintf(f, "{\"type\":\"train\",\"step\":%llu,\"epoch\":%.6g,\"optimizer\":\"lbfgs\"",
+		(unsigned long long)t->pg.step, (double)t->pg.step / (double)t->bpe);
+	for (size_t k = 0; k < T; k++)
+		if (t->p.tasks.tasks[k].has_loss)
+			fprintf(f, ",\"loss/%s\":%.17g", t->p.tasks.tasks[k].cfg->name, t->lbfgs_task_loss[k]);
+	fprintf(f, ",\"loss\":%.17g,\"grad_norm\":%.17g,\"evaluations\":%llu,\"s_per_evaluation\":%.6g}\n",
+		t->lbfgs.f, t->lbfgs_gnorm, (unsigned long long)evals, seconds / (double)(evals ? evals : 1));
+	fflush(f);
+}
+
+/* One L-BFGS iteration; when no trial decreases the loss, the phase ends here. */
+static int lbfgs_step(struct trainer *t, struct mlip_err *err)
+{
+	int rc, moved = 0;
+	size_t evals = 0;
+	double t0 = now();
+	if (!t->lbfgs_started && (rc = lbfgs_begin(t, NULL, err)))
+		return rc;
+	if ((rc = mlip_lbfgs_iterate(&t->lbfgs, t->lbfgs_x, full_objective, t, &evals, &moved, err)))
+		return rc;
+	t->lbfgs_evals += evals;
+	lbfgs_publish(t); /* the weights hold the last trial; back to the current point */
+	if (!moved) {
+		if (is0(t))
+			mlip_log(MLIP_LOG_INFO, "l-bfgs: no further decrease at step %llu (loss %.6g); "
+				 "the phase ends %llu steps early", (unsigned long long)t->pg.step,
+				 t->lbfgs.f, (unsigned long long)(t->end_step - t->pg.step));
+		t->pg.step = t->end_step;
+		return MLIP_OK;
+	}
+	t->pg.step++;
+	if (t->checksums)
+		write_checksums(t, t->lbfgs.f);
+	const struct mlip_config_train *tc = &t->cfg->train;
+	if ((tc->print_every > 0 && t->pg.step % (uint64_t)tc->print_every == 0) ||
+	    t->pg.step == t->end_step)
+		log_lbfgs(t, now() - t0, evals);
+	progress_line(t, t->lbfgs.f);
+	return MLIP_OK;
+}
+
 /* Fresh run: fit scaling, element references and normalizers on the training data. */
 static int fit_fresh(struct trainer *t, struct mlip_err *err)
 {
@@ -634,6 +805,13 @@ int mlip_train_run(struct mlip_config *cfg, const struct mlip_train_opts *opts, 
 				  t.cfg->model.cutoff);
 	if (!rc)
 		rc = alloc_scratch(&t, err);
+	if (!rc && t.cfg->optim.lbfgs_steps > 0) {
+		rc = mlip_lbfgs_init(&t.lbfgs, t.n_params, (size_t)t.cfg->optim.lbfgs_history, err);
+		t.lbfgs_x = calloc(t.n_params + 1, sizeof(double));
+		t.lbfgs_task_loss = calloc(t.p.tasks.n_tasks + 1, sizeof(double));
+		if (!rc && (!t.lbfgs_x || !t.lbfgs_task_loss))
+			rc = mlip_err_set(err, MLIP_ENOMEM, "out of memory");
+	}
 	if (!rc && t.cfg->train.ema) {
 		if (!(t.ema = calloc(t.n_params + 1, sizeof(double))))
 			rc = mlip_err_set(err, MLIP_ENOMEM, "out of memory");
@@ -664,16 +842,20 @@ int mlip_train_run(struct mlip_config *cfg, const struct mlip_train_opts *opts, 
 			if (!f || mlip_config_write_resolved(t.cfg, f, err) || fclose(f))
 				rc = rc ? rc : mlip_err_set(err, MLIP_EIO, "cannot write '%s'", path);
 		}
+		char lbfgs_note[96] = "";
+		if (t.end_step > t.total_steps)
+			snprintf(lbfgs_note, sizeof(lbfgs_note), ", then %llu l-bfgs steps on the whole set",
+				 (unsigned long long)(t.end_step - t.total_steps));
 		size_t atoms = 0, systems = 0;
 		for (size_t k = 0; k < t.train.n; k++) {
 			atoms += t.train.items[k].n_atoms;
 			systems += t.train.items[k].n_systems;
 		}
 		mlip_log(MLIP_LOG_INFO, "training on %zu batches (%zu structures, %zu atoms), %zu "
-			 "validation batches; %d rank%s (%s); %zu parameters; %llu steps, %llu per epoch",
+			 "validation batches; %d rank%s (%s); %zu parameters; %llu steps, %llu per epoch%s",
 			 t.train.n, systems, atoms, t.val.n, t.world, t.world > 1 ? "s" : "",
 			 t.sharded ? "sharded" : "ddp", t.n_params, (unsigned long long)t.total_steps,
-			 (unsigned long long)t.bpe);
+			 (unsigned long long)t.bpe, lbfgs_note);
 	}
 	if (!rc && t.cfg->train.debug_checksums) {
 		char path[4200];
@@ -692,13 +874,23 @@ int mlip_train_run(struct mlip_config *cfg, const struct mlip_train_opts *opts, 
 	if (!opts->resume_dir && t.cfg->train.eval_at_start && (rc = evaluate(&t, err)))
 		goto done;
 
-	while (t.pg.step < t.total_steps) {
-		if ((rc = train_step(&t, err)))
-			break;
+	if (!rc && opts->resume_dir && t.end_step > t.total_steps && t.pg.step >= t.total_steps &&
+	    t.pg.step < t.end_step)
+		rc = mlip_dist_agree(lbfgs_begin(&t, opts->resume_dir, err), err);
+	while (!rc && t.pg.step < t.end_step) {
 		const struct mlip_config_train *tc = &t.cfg->train;
-		if (tc->print_every > 0 && t.pg.step % (uint64_t)tc->print_every == 0)
-			log_train(&t);
-		int epoch_end = t.pg.step % t.bpe == 0;
+		int epoch_end;
+		if (t.pg.step < t.total_steps) {
+			if ((rc = train_step(&t, err)))
+				break;
+			if (tc->print_every > 0 && t.pg.step % (uint64_t)tc->print_every == 0)
+				log_train(&t);
+			epoch_end = t.pg.step % t.bpe == 0;
+		} else {
+			if ((rc = lbfgs_step(&t, err)))
+				break;
+			epoch_end = t.pg.step == t.end_step;
+		}
 		if ((tc->eval_every > 0 && t.pg.step % (uint64_t)tc->eval_every == 0) || epoch_end)
 			if ((rc = evaluate(&t, err)))
 				break;
