@@ -515,7 +515,7 @@ START_TEST(test_unknown_keys)
 	fails(edit(1, 1, "optimizer: {}"), "c.yaml:1:1: unknown key 'optimizer' (valid keys: "
 	      "seed, data, model, tasks, optim, schedule, train)");
 	fails(edit(1, 19, "  lrr: 0.01"), "c.yaml:19:3: unknown key 'optim.lrr' (did you mean "
-	      "'lr'? valid keys: name, lr, weight_decay, betas, eps)");
+	      "'lr'? valid keys: name, lr, weight_decay, betas, eps, lbfgs)");
 	fails(edit(1, 13, "    los: mae"), "c.yaml:13:5: unknown key 'tasks.0.los' (did you mean "
 	      "'loss'? valid keys: name, level, property, head, datasets, loss, normalizer, "
 	      "element_references, metrics, energy_threshold, train_on_free_atoms, "
@@ -531,7 +531,7 @@ START_TEST(test_unknown_keys)
 	      "lr_min_factor, epochs, steps)");
 	fails(edit(1, 8, "  hidden: [8]\n  layers: 2"), "c.yaml:9:3: unknown key 'model.layers' "
 	      "(valid keys: name, cutoff, elements, hidden, activation, "
-	      "heads, seed, descriptors, precision, init_from)");
+	      "heads, seed, descriptors, angular_shells, precision, init_from)");
 	fails(edit(1, 8, "  hidden: [8]\n  descriptors: [{kind: g2, elements: [O], eta: 1, "
 		   "r_s: 0}]"), "c.yaml:9:51: unknown key 'model.descriptors.0.r_s' (did you mean "
 	      "'rs'? valid keys: kind, elements, eta, rs, lambda, zeta, cutoff)");
@@ -763,7 +763,7 @@ START_TEST(test_override_errors)
 		{ "tasks.0.loss.name=x", "--set tasks.0.loss.name=x: 'tasks.0.loss' is a scalar (at "
 		  "c.yaml:13:11), not a mapping or sequence" },
 		{ "optim.lrate=1", "--set optim.lrate=1: unknown key 'optim.lrate' (valid keys: name, "
-		  "lr, weight_decay, betas, eps)" },
+		  "lr, weight_decay, betas, eps, lbfgs)" },
 		{ "model.hidden=[8, x]", "--set model.hidden=[8, x]: key 'model.hidden.1': expected "
 		  "an integer, got 'x'" },
 		{ "tasks.1.property=energy", "--set tasks.1.property=energy: key 'tasks.1.metrics': "
@@ -792,7 +792,7 @@ START_TEST(test_broken_files)
 {
 	static const struct { const char *file, *msg; } cases[] = {
 		{ "bad-unknown-key.yaml", "13:3: unknown key 'optim.learning_rate' (valid keys: "
-		  "name, lr, weight_decay, betas, eps)" },
+		  "name, lr, weight_decay, betas, eps, lbfgs)" },
 		{ "bad-duplicate-key.yaml", "7:3: duplicate key 'cutoff' (first at %s:4:3)" },
 		{ "bad-level.yaml", "13:12: key 'tasks.1.level': property 'forces' is atom-level, so "
 		  "level must be 'atom', got 'system'" },
