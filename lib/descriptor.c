@@ -752,6 +752,55 @@ static const char *sys_id(const struct mlip_batch *b, size_t s)
 	return b->id && b->id[s] ? b->id[s] : "";
 }
 
+size_t mlip_env_bytes(const struct mlip_env *src)
+{
+	size_t N = src->n_atoms, E = src->n_edges, B = src->n_systems;
+	return N * 2 * sizeof(int32_t) + (N + 1) * sizeof(size_t) + E * sizeof(int32_t) +
+	       E * (3 + src->cache_stride) * sizeof(double) + B * sizeof(double);
+}
+
+int mlip_env_copy(struct mlip_env *dst, const struct mlip_env *src, struct mlip_err *err)
+{
+	size_t N = src->n_atoms, E = src->n_edges, B = src->n_systems, cs = src->cache_stride;
+	if (N + 1 > dst->alloc_atoms) {
+		if (grow((void **)&dst->species, N, sizeof(int32_t)) ||
+		    grow((void **)&dst->system, N, sizeof(int32_t)) ||
+		    grow((void **)&dst->first, N + 1, sizeof(size_t)))
+			return mlip_err_set(err, MLIP_ENOMEM, "out of memory for %zu atoms", N);
+		dst->alloc_atoms = N + 1;
+	}
+	if (E > dst->alloc_edges) {
+		if (grow((void **)&dst->nbr, E, sizeof(int32_t)) ||
+		    grow((void **)&dst->r, 3 * E, sizeof(double)))
+			return mlip_err_set(err, MLIP_ENOMEM, "out of memory for %zu edges", E);
+		dst->alloc_edges = E;
+	}
+	if (B > dst->alloc_systems) {
+		if (grow((void **)&dst->volume, B, sizeof(double)))
+			return mlip_err_set(err, MLIP_ENOMEM, "out of memory for %zu systems", B);
+		dst->alloc_systems = B;
+	}
+	if (E * cs > dst->alloc_cache) {
+		if (grow((void **)&dst->cache, E * cs, sizeof(double)))
+			return mlip_err_set(err, MLIP_ENOMEM, "out of memory for %zu edges", E);
+		dst->alloc_cache = E * cs;
+	}
+	dst->n_atoms = N;
+	dst->n_edges = E;
+	dst->n_systems = B;
+	dst->max_nb = src->max_nb;
+	dst->cache_stride = cs;
+	memcpy(dst->species, src->species, N * sizeof(int32_t));
+	memcpy(dst->system, src->system, N * sizeof(int32_t));
+	memcpy(dst->first, src->first, (N + 1) * sizeof(size_t));
+	memcpy(dst->nbr, src->nbr, E * sizeof(int32_t));
+	memcpy(dst->r, src->r, 3 * E * sizeof(double));
+	memcpy(dst->volume, src->volume, B * sizeof(double));
+	if (cs)
+		memcpy(dst->cache, src->cache, E * cs * sizeof(double));
+	return MLIP_OK;
+}
+
 int mlip_env_build(struct mlip_env *env, const struct mlip_descriptor *d,
 		   const struct mlip_batch *b, struct mlip_err *err)
 {

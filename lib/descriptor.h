@@ -143,6 +143,10 @@ struct mlip_env {
 };
 
 void mlip_env_init(struct mlip_env *env);
+/* dst := a deep copy of src (dst's arrays grow as needed; its cache too). MLIP_ENOMEM. */
+int mlip_env_copy(struct mlip_env *dst, const struct mlip_env *src, struct mlip_err *err);
+/* Bytes of src's arrays in use (what mlip_env_copy copies). */
+size_t mlip_env_bytes(const struct mlip_env *src);
 void mlip_env_release(struct mlip_env *env);
 
 /*

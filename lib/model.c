@@ -64,6 +64,17 @@ struct mlip_model_work {
 	double *forces, *atomic;           /* (N, 3, H), (N, H) */
 	struct buf b_blk, b_row, b_rows, b_x, b_dx, b_c, b_scr, b_dout, b_ge, b_te, b_en, b_st,
 		b_f, b_at, b_dx32, b_p32;
+	struct geo_slot *geo;              /* (n_geo) kept geometry (mlip_model_keep_geometry) */
+	size_t n_geo, geo_bytes, geo_max_bytes;
+};
+
+/* A batch's environment (with its edge cache) and raw descriptor rows, kept between forwards. */
+struct geo_slot {
+	const struct mlip_batch *batch;    /* NULL: empty */
+	size_t n_atoms, n_edges;           /* of the batch, checked on use */
+	struct mlip_env env;
+	double *G;                         /* element blocks of raw descriptor rows, concatenated */
+	size_t n_G;
 };
 
 void mlip_model_config_init(struct mlip_model_config *c)
@@ -242,6 +253,13 @@ static void work_release(struct mlip_model_work *w)
 	mlip_env_release(&w->env);
 	for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++)
 		free(all[k]->p);
+	for (size_t k = 0; k < w->n_geo; k++) {
+		mlip_env_release(&w->geo[k].env);
+		free(w->geo[k].G);
+	}
+	free(w->geo);
+	w->geo = NULL;
+	w->n_geo = w->geo_bytes = 0;
 }
 
 void mlip_model_free(struct mlip_model *m)
@@ -549,26 +567,118 @@ static void net_backward(struct mlip_model *m, size_t e, const size_t *head, siz
 
 /* ---- forward ------------------------------------------------------------------------ */
 
-int mlip_model_forward(struct mlip_model *m, const struct mlip_batch *b, unsigned flags,
-		       struct mlip_model_out *out, struct mlip_err *err)
+/* ---- kept geometry ----------------------------------------------------------------- */
+
+void mlip_model_drop_geometry(struct mlip_model *m)
+{
+	struct mlip_model_work *w = m->work;
+	for (size_t k = 0; k < w->n_geo; k++) {
+		mlip_env_release(&w->geo[k].env);
+		free(w->geo[k].G);
+	}
+	free(w->geo);
+	w->geo = NULL;
+	w->n_geo = w->geo_bytes = w->geo_max_bytes = 0;
+}
+
+int mlip_model_keep_geometry(struct mlip_model *m, size_t n_slots, size_t max_bytes,
+			     struct mlip_err *err)
+{
+	struct mlip_model_work *w = m->work;
+	mlip_model_drop_geometry(m);
+	if (n_slots == 0)
+		return MLIP_OK;
+	if (!(w->geo = calloc(n_slots, sizeof(*w->geo))))
+		return mlip_err_set(err, MLIP_ENOMEM, "out of memory");
+	for (size_t k = 0; k < n_slots; k++)
+		mlip_env_init(&w->geo[k].env);
+	w->n_geo = n_slots;
+	w->geo_max_bytes = max_bytes;
+	return MLIP_OK;
+}
+
+size_t mlip_model_geometry_bytes(const struct mlip_model *m)
+{
+	return m->work->geo_bytes;
+}
+
+/* The raw descriptor rows of the last forward's element blocks, from or to a flat array. */
+static size_t g_rows_count(const struct mlip_model *m)
+{
+	size_t n = 0;
+	for (size_t e = 0; e < m->desc.n_elements; e++)
+		n += m->work->cnt[e] * m->desc.dim[e];
+	return n;
+}
+
+static void g_rows_copy(struct mlip_model *m, double *flat, int to_flat)
+{
+	struct mlip_model_work *w = m->work;
+	size_t off = 0;
+	for (size_t e = 0; e < m->desc.n_elements; e++) {
+		size_t k = w->cnt[e] * m->desc.dim[e];
+		double *blk = w->prec == MLIP_FLOAT32 ? w->DX + w->dbase[e] : w->X + w->xbase[e];
+		if (to_flat)
+			memcpy(flat + off, blk, k * sizeof(double));
+		else
+			memcpy(blk, flat + off, k * sizeof(double));
+		off += k;
+	}
+}
+
+/* Keep the geometry of the forward just made in slot gs, if the budget allows. */
+static void geo_store(struct mlip_model *m, struct geo_slot *gs, const struct mlip_batch *b)
+{
+	struct mlip_model_work *w = m->work;
+	size_t nG = g_rows_count(m);
+	size_t bytes = mlip_env_bytes(&w->env) + nG * sizeof(double);
+	if (w->geo_bytes + bytes > w->geo_max_bytes)
+		return;
+	double *G = malloc((nG ? nG : 1) * sizeof(double));
+	struct mlip_err ignored;
+	if (!G || mlip_env_copy(&gs->env, &w->env, &ignored)) {
+		free(G);
+		return; /* out of memory: the batch is recomputed next time */
+	}
+	g_rows_copy(m, G, 1);
+	gs->G = G;
+	gs->n_G = nG;
+	gs->batch = b;
+	gs->n_atoms = b->n_atoms;
+	gs->n_edges = b->n_edges;
+	w->geo_bytes += bytes;
+}
+
+static int forward(struct mlip_model *m, const struct mlip_batch *b, struct geo_slot *gs,
+		   unsigned flags, struct mlip_model_out *out, struct mlip_err *err)
 {
 	struct mlip_model_work *w = m->work;
 	struct mlip_env *env = &w->env;
 	int rc;
 	w->batch = NULL;
-	if ((rc = mlip_env_build(env, &m->desc, b, err)) || (rc = layout(m, flags, err)))
+	int derivs = (flags & (MLIP_MODEL_FORCES | MLIP_MODEL_STRESS | MLIP_MODEL_TRAIN)) != 0;
+	/* Only a slot filled by a forward of this batch with the edge cache may stand in for it. */
+	int hit = gs && gs->batch == b && gs->n_atoms == b->n_atoms && gs->n_edges == b->n_edges &&
+		  (!derivs || gs->env.cache_stride > 0);
+	if ((rc = hit ? mlip_env_copy(env, &gs->env, err) : mlip_env_build(env, &m->desc, b, err)) ||
+	    (rc = layout(m, flags, err)))
 		return rc;
 	if (w->prec == MLIP_FLOAT32 && (rc = refresh_p32(m, err)))
 		return rc;
-	/* A VJP (forces, stress) or a JVP (training) follows: evaluate the edges'
-	 * sincos and exp once for all passes. */
-	if ((flags & (MLIP_MODEL_FORCES | MLIP_MODEL_STRESS | MLIP_MODEL_TRAIN)) &&
-	    (rc = mlip_env_cache(env, &m->desc, err)))
-		return rc;
 	size_t N = env->n_atoms, B = env->n_systems, H = m->config.n_heads;
 	size_t n_el = m->desc.n_elements;
-	if ((rc = mlip_descriptor_forward(w->G, w->row, &m->desc, env, err)))
-		return rc;
+	if (hit) {
+		g_rows_copy(m, gs->G, 0);
+	} else {
+		/* A VJP (forces, stress) or a JVP (training) follows: evaluate the edges'
+		 * sincos and exp once for all passes. */
+		if (derivs && (rc = mlip_env_cache(env, &m->desc, err)))
+			return rc;
+		if ((rc = mlip_descriptor_forward(w->G, w->row, &m->desc, env, err)))
+			return rc;
+		if (gs && derivs && !gs->batch)
+			geo_store(m, gs, b);
+	}
 	for (size_t e = 0; e < n_el; e++)
 		net_forward(m, e);
 	memset(w->energy, 0, B * H * sizeof(double));
@@ -613,6 +723,21 @@ int mlip_model_forward(struct mlip_model *m, const struct mlip_batch *b, unsigne
 	w->flags = flags;
 	w->batch = b;
 	return MLIP_OK;
+}
+
+int mlip_model_forward(struct mlip_model *m, const struct mlip_batch *b, unsigned flags,
+		       struct mlip_model_out *out, struct mlip_err *err)
+{
+	return forward(m, b, NULL, flags, out, err);
+}
+
+int mlip_model_forward_kept(struct mlip_model *m, const struct mlip_batch *b, size_t slot,
+			    unsigned flags, struct mlip_model_out *out, struct mlip_err *err)
+{
+	struct mlip_model_work *w = m->work;
+	if (slot >= w->n_geo)
+		return mlip_err_set(err, MLIP_EINVAL, "geometry slot %zu of %zu", slot, w->n_geo);
+	return forward(m, b, &w->geo[slot], flags, out, err);
 }
 
 /* ---- training backward ------------------------------------------------------------- */

@@ -175,6 +175,26 @@ int mlip_model_forward(struct mlip_model *m, const struct mlip_batch *b, unsigne
 int mlip_model_backward(struct mlip_model *m, const struct mlip_batch *b, const double *dE,
 			const double *dF, const double *dS, struct mlip_err *err);
 
+/*
+ * Kept geometry. The neighbour environment, the edges' sincos/exp cache and
+ * the descriptors depend on the positions only; a caller that evaluates the
+ * same batches again and again with new weights (the L-BFGS phase of
+ * training) keeps them: after mlip_model_keep_geometry(m, n, max_bytes),
+ * mlip_model_forward_kept(m, b, k, ...) fills slot k (0 <= k < n) on its
+ * first forward with forces, stress or training, while the kept bytes stay
+ * under max_bytes, and later forwards of the same batch b (same pointer,
+ * atom and edge counts; its contents must not have changed) skip those
+ * passes. Results are bit for bit those of mlip_model_forward. Batches past
+ * the budget are computed in full every time.
+ */
+int mlip_model_keep_geometry(struct mlip_model *m, size_t n_slots, size_t max_bytes,
+			     struct mlip_err *err);
+int mlip_model_forward_kept(struct mlip_model *m, const struct mlip_batch *b, size_t slot,
+			    unsigned flags, struct mlip_model_out *out, struct mlip_err *err);
+/* Bytes kept so far. */
+size_t mlip_model_geometry_bytes(const struct mlip_model *m);
+/* Forget every slot (also done by mlip_model_free). */
+void mlip_model_drop_geometry(struct mlip_model *m);
 /* grads := 0 (one memset). */
 void mlip_model_zero_grad(struct mlip_model *m);
 

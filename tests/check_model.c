@@ -1200,6 +1200,96 @@ START_TEST(test_f32_paths)
 }
 END_TEST
 
+/*
+ * Kept geometry: forwards and backwards through mlip_model_forward_kept are
+ * bit for bit those of mlip_model_forward, on the pass that fills a slot and
+ * on later ones with other weights (the L-BFGS phase), in both precisions;
+ * two batches keep two slots; a budget too small keeps nothing and changes
+ * nothing; a slot out of range is refused.
+ */
+static void run_pass(struct mlip_model *m, const struct mlip_batch *b, long slot,
+		     const struct loss *l, double *out_vals, double *grads)
+{
+	struct mlip_model_out out;
+	struct mlip_err err;
+	size_t N = b->n_atoms, B = b->n_systems, H = m->config.n_heads;
+	unsigned fl = MLIP_MODEL_FORCES | MLIP_MODEL_STRESS | MLIP_MODEL_TRAIN;
+	int rc = slot < 0 ? mlip_model_forward(m, b, fl, &out, &err)
+			  : mlip_model_forward_kept(m, b, (size_t)slot, fl, &out, &err);
+	ck_assert_msg(rc == 0, "%s", err.msg);
+	memcpy(out_vals, out.energy, B * H * sizeof(double));
+	memcpy(out_vals + B * H, out.forces, 3 * N * H * sizeof(double));
+	memcpy(out_vals + B * H + 3 * N * H, out.stress, 9 * B * H * sizeof(double));
+	mlip_model_zero_grad(m);
+	ck_assert_msg(mlip_model_backward(m, b, l->a, l->c, l->d, &err) == 0, "%s", err.msg);
+	memcpy(grads, m->grads, m->n_params * sizeof(double));
+}
+
+START_TEST(test_kept_geometry)
+{
+	const size_t hid[2] = { 6, 5 };
+	size_t n_sf;
+	struct mlip_sf *sf = small_set(&n_sf);
+	struct mlip_structure s[3];
+	struct mlip_batch b[2];
+	struct mlip_err err;
+	three_systems(s, 21);
+	build(&b[0], s, 2, 5.0);
+	build(&b[1], s + 2, 1, 5.0);
+	struct mlip_model *m = new_model(3, Z3, 2, hid, MLIP_ACT_TANH, 2, sf, n_sf, 4.5, 7);
+	fit(m, &b[0]);
+	m->precision = _i ? MLIP_FLOAT32 : MLIP_FLOAT64;
+	struct loss l[2] = { make_loss(&b[0], 2, 5), make_loss(&b[1], 2, 6) };
+	size_t nv = 0;
+	for (int k = 0; k < 2; k++) {
+		size_t v = 13 * b[k].n_systems * 2 + 3 * b[k].n_atoms * 2;
+		nv = v > nv ? v : nv;
+	}
+	double *va = fx_calloc(nv, sizeof(double)), *vb = fx_calloc(nv, sizeof(double));
+	double *ga = fx_calloc(m->n_params, sizeof(double)), *gb = fx_calloc(m->n_params, sizeof(double));
+	ck_assert_int_eq(mlip_model_keep_geometry(m, 2, (size_t)1 << 30, &err), 0);
+	uint64_t rng = 99;
+	for (int pass = 0; pass < 3; pass++) {
+		for (int k = 0; k < 2; k++) {
+			size_t n = 13 * b[k].n_systems * 2 + 3 * b[k].n_atoms * 2;
+			run_pass(m, &b[k], -1, &l[k], va, ga);
+			run_pass(m, &b[k], k, &l[k], vb, gb);
+			ck_assert_msg(memcmp(va, vb, n * sizeof(double)) == 0, "outputs differ, pass %d batch %d", pass, k);
+			ck_assert_msg(memcmp(ga, gb, m->n_params * sizeof(double)) == 0, "gradients differ, pass %d batch %d", pass, k);
+		}
+		if (pass == 0)
+			ck_assert_uint_gt(mlip_model_geometry_bytes(m), 0);
+		/* new weights, as an optimizer step would make */
+		for (size_t t = 0; t < m->tensors.n; t++)
+			if (!(m->tensors.t[t].flags & MLIP_TENSOR_FROZEN))
+				for (size_t q = 0; q < m->tensors.t[t].count; q++)
+					m->params[m->tensors.t[t].offset + q] += 0.05 * (2 * test_rand_unif(&rng) - 1);
+	}
+	size_t kept = mlip_model_geometry_bytes(m);
+	/* a budget too small: nothing kept, the same results */
+	ck_assert_int_eq(mlip_model_keep_geometry(m, 2, 16, &err), 0);
+	run_pass(m, &b[0], -1, &l[0], va, ga);
+	run_pass(m, &b[0], 0, &l[0], vb, gb);
+	run_pass(m, &b[0], 0, &l[0], vb, gb);
+	ck_assert_uint_eq(mlip_model_geometry_bytes(m), 0);
+	ck_assert(memcmp(ga, gb, m->n_params * sizeof(double)) == 0);
+	ck_assert_uint_gt(kept, 0);
+	struct mlip_model_out out;
+	ck_assert_int_eq(mlip_model_forward_kept(m, &b[0], 2, MLIP_MODEL_FORCES, &out, &err), MLIP_EINVAL);
+	mlip_model_drop_geometry(m);
+	ck_assert_int_eq(mlip_model_forward_kept(m, &b[0], 0, MLIP_MODEL_FORCES, &out, &err), MLIP_EINVAL);
+	free(va), free(vb), free(ga), free(gb);
+	free_loss(&l[0]);
+	free_loss(&l[1]);
+	fx_batch_free(&b[0]);
+	fx_batch_free(&b[1]);
+	for (int k = 0; k < 3; k++)
+		mlip_structure_release(&s[k]);
+	mlip_model_free(m);
+	free(sf);
+}
+END_TEST
+
 Suite *suite_model(void)
 {
 	Suite *s = suite_create("model");
@@ -1226,6 +1316,7 @@ Suite *suite_model(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_collate_batches);
 	tcase_add_test(tc, test_threads);
+	tcase_add_loop_test(tc, test_kept_geometry, 0, 2);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("float32");
 	tcase_set_timeout(tc, 120);
