@@ -95,10 +95,11 @@ sec = ["## Accuracy (make bench-accuracy)", "",
        "(reading the streams, fitting, AdamW, L-BFGS, checkpoints)." % (epochs, "; with --set " + extra if extra else ""), "", table, "", "Machine: " + machine, ""]
 old = open(results).read() if os.path.exists(results) else "# mlip benchmark results\n\n"
 start = old.find("## Accuracy")
-if start >= 0:
+if start >= 0:  # replaced where it is, the other sections kept
     end = old.find("\n## ", start + 1)
-    old = old[:start] + (old[end + 1:] if end >= 0 else "")
-old = old.rstrip("\n") + "\n\n"
-open(results, "w").write(old + "\n".join(sec))
+    new = old[:start] + "\n".join(sec) + ("\n" + old[end + 1:] if end >= 0 else "")
+else:
+    new = old.rstrip("\n") + "\n\n" + "\n".join(sec)
+open(results, "w").write(new)
 print("written to " + results)
 PYEOF
