@@ -258,6 +258,8 @@ static int evaluate(struct trainer *t, struct mlip_err *err)
 		FILE *f = t->opts->metrics;
 		fprintf(f, "{\"type\":\"val\",\"step\":%llu,\"epoch\":%.6g",
 			(unsigned long long)t->pg.step, (double)t->pg.step / (double)t->bpe);
+		if (t->pg.step > t->total_steps)
+			fputs(",\"optimizer\":\"lbfgs\"", f);
 		mlip_eval_write_metrics(f, &ev, "val/");
 		fputs("}\n", f);
 		fflush(f);

@@ -1,6 +1,6 @@
 #!/bin/sh
 # make demo: the bundled mlearn Si subset through the whole mlip pipeline:
-# collate -> train (about two minutes on two cores) -> convert -> evaluate
+# collate -> train (about 15 s on two cores: AdamW, then L-BFGS) -> convert -> evaluate
 # on held-out structures, with a short parity summary. Output in demo-run/.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -27,13 +27,20 @@ run() { if [ "$ranks" -gt 1 ] && command -v mpiexec >/dev/null 2>&1; then mpiexe
 start=$(date +%s)
 run mlip-train -c "$cfg" -o "$out/run" --set "data.train=[$out/train.mlb]" --set "data.val=[$out/val.mlb]" \
 	> "$out/metrics.jsonl"
-echo "   trained in $(( $(date +%s) - start )) s; the validation curve (force MAE, eV/Å):"
+echo "   trained in $(( $(date +%s) - start )) s; validation errors along the way:"
 $py - "$out/metrics.jsonl" <<'PYEOF'
 import json, sys
-val = [json.loads(l) for l in open(sys.argv[1]) if '"val"' in l]
-for r in val[:: max(1, len(val) // 8)] + ([val[-1]] if len(val) % max(1, len(val) // 8) != 1 else []):
-    print("   epoch %5.0f  energy %7.2f meV/atom  forces %.4f eV/Å" % (
-        r["epoch"], 1000 * r["val/si,energy,per_atom_mae"], r["val/si,forces,mae"]))
+rows = [json.loads(l) for l in open(sys.argv[1])]
+val = [r for r in rows if r["type"] == "val"]
+adam = [r for r in val if r.get("optimizer") != "lbfgs"]
+after = [r for r in val if r.get("optimizer") == "lbfgs"]
+adam_end = adam[-1]["step"] if adam else 0
+step = max(1, len(adam) // 8)
+shown = adam[::step] + ([adam[-1]] if (len(adam) - 1) % step else [])
+for r in shown + after:
+    what = ("epoch %5.0f" % r["epoch"]) if r in adam else ("+%d L-BFGS steps" % (r["step"] - adam_end))
+    print("   %-17s energy %7.2f meV/atom  forces %.4f eV/Å" % (
+        what, 1000 * r["val/si,energy,per_atom_mae"], r["val/si,forces,mae"]))
 PYEOF
 
 echo

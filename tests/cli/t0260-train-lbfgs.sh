@@ -35,7 +35,8 @@ assert abs(whole - loss[-1]) <= 1e-9 * loss[-1], (whole, loss[-1])
 start = json.load(open(sys.argv[3]))["loss"]  # the EMA weights AdamW left: where L-BFGS starts
 assert loss[-1] < 0.8 * start, (start, loss[-1])
 val = [r for r in rows if r["type"] == "val"]
-assert val[-1]["step"] == 27, val[-1]
+assert val[-1]["step"] == 27 and val[-1]["optimizer"] == "lbfgs", val[-1]
+assert all("optimizer" not in r for r in val[:-1]), val[:-1]
 print("l-bfgs: training-set loss %.6g -> %.6g in 12 steps" % (start, loss[-1]), file=sys.stderr)
 PYEOF
 
@@ -78,7 +79,7 @@ $PY - "$TMPD/w1.jsonl" "$TMPD/ddp.jsonl" "$TMPD/sharded.jsonl" <<'PYEOF' || exit
 import json, sys
 a, b, c = ([json.loads(l) for l in open(f)] for f in sys.argv[1:])
 assert len(a) == len(b) == len(c), (len(a), len(b), len(c))
-assert sum(1 for r in a if r.get("optimizer") == "lbfgs") == 6
+assert sum(1 for r in a if r["type"] == "train" and r.get("optimizer") == "lbfgs") == 6
 for ra, rb, rc in zip(a, b, c):
     assert ra["step"] == rb["step"] == rc["step"]
     for k, v in ra.items():

@@ -14,7 +14,7 @@ expect_err "then 5 l-bfgs steps on the whole set"
 $PY - "$TMPD/run.jsonl" "$TMPD/run/inference_ckpt.mlip" <<'PYEOF' || exit 1
 import json, struct, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-lb = [r for r in rows if r.get("optimizer") == "lbfgs"]
+lb = [r for r in rows if r["type"] == "train" and r.get("optimizer") == "lbfgs"]
 val = [r for r in rows if r["type"] == "val"]
 assert len(lb) == 1 and len(val) == 3, (len(lb), len(val))   # print_every 0: the last L-BFGS line
 assert val[-1]["step"] == lb[-1]["step"]
