@@ -752,6 +752,30 @@ static const char *sys_id(const struct mlip_batch *b, size_t s)
 	return b->id && b->id[s] ? b->id[s] : "";
 }
 
+/* Room in env's per-atom, per-edge and per-system arrays for N atoms, E edges, B systems. */
+static int env_reserve(struct mlip_env *env, size_t N, size_t E, size_t B, struct mlip_err *err)
+{
+	if (N + 1 > env->alloc_atoms) {
+		if (grow((void **)&env->species, N, sizeof(int32_t)) ||
+		    grow((void **)&env->system, N, sizeof(int32_t)) ||
+		    grow((void **)&env->first, N + 1, sizeof(size_t)))
+			return mlip_err_set(err, MLIP_ENOMEM, "out of memory for %zu atoms", N);
+		env->alloc_atoms = N + 1;
+	}
+	if (E > env->alloc_edges) {
+		if (grow((void **)&env->nbr, E, sizeof(int32_t)) ||
+		    grow((void **)&env->r, 3 * E, sizeof(double)))
+			return mlip_err_set(err, MLIP_ENOMEM, "out of memory for %zu edges", E);
+		env->alloc_edges = E;
+	}
+	if (B > env->alloc_systems) {
+		if (grow((void **)&env->volume, B, sizeof(double)))
+			return mlip_err_set(err, MLIP_ENOMEM, "out of memory for %zu systems", B);
+		env->alloc_systems = B;
+	}
+	return MLIP_OK;
+}
+
 size_t mlip_env_bytes(const struct mlip_env *src)
 {
 	size_t N = src->n_atoms, E = src->n_edges, B = src->n_systems;
@@ -762,24 +786,9 @@ size_t mlip_env_bytes(const struct mlip_env *src)
 int mlip_env_copy(struct mlip_env *dst, const struct mlip_env *src, struct mlip_err *err)
 {
 	size_t N = src->n_atoms, E = src->n_edges, B = src->n_systems, cs = src->cache_stride;
-	if (N + 1 > dst->alloc_atoms) {
-		if (grow((void **)&dst->species, N, sizeof(int32_t)) ||
-		    grow((void **)&dst->system, N, sizeof(int32_t)) ||
-		    grow((void **)&dst->first, N + 1, sizeof(size_t)))
-			return mlip_err_set(err, MLIP_ENOMEM, "out of memory for %zu atoms", N);
-		dst->alloc_atoms = N + 1;
-	}
-	if (E > dst->alloc_edges) {
-		if (grow((void **)&dst->nbr, E, sizeof(int32_t)) ||
-		    grow((void **)&dst->r, 3 * E, sizeof(double)))
-			return mlip_err_set(err, MLIP_ENOMEM, "out of memory for %zu edges", E);
-		dst->alloc_edges = E;
-	}
-	if (B > dst->alloc_systems) {
-		if (grow((void **)&dst->volume, B, sizeof(double)))
-			return mlip_err_set(err, MLIP_ENOMEM, "out of memory for %zu systems", B);
-		dst->alloc_systems = B;
-	}
+	int rc = env_reserve(dst, N, E, B, err);
+	if (rc)
+		return rc;
 	if (E * cs > dst->alloc_cache) {
 		if (grow((void **)&dst->cache, E * cs, sizeof(double)))
 			return mlip_err_set(err, MLIP_ENOMEM, "out of memory for %zu edges", E);
@@ -811,24 +820,9 @@ int mlip_env_build(struct mlip_env *env, const struct mlip_descriptor *d,
 				    b->cutoff, d->cutoff);
 	if (N > INT32_MAX)
 		return mlip_err_set(err, MLIP_EDATA, "batch of %zu atoms is too large", N);
-	if (N + 1 > env->alloc_atoms) {
-		if (grow((void **)&env->species, N, sizeof(int32_t)) ||
-		    grow((void **)&env->system, N, sizeof(int32_t)) ||
-		    grow((void **)&env->first, N + 1, sizeof(size_t)))
-			return mlip_err_set(err, MLIP_ENOMEM, "out of memory for %zu atoms", N);
-		env->alloc_atoms = N + 1;
-	}
-	if (E > env->alloc_edges) {
-		if (grow((void **)&env->nbr, E, sizeof(int32_t)) ||
-		    grow((void **)&env->r, 3 * E, sizeof(double)))
-			return mlip_err_set(err, MLIP_ENOMEM, "out of memory for %zu edges", E);
-		env->alloc_edges = E;
-	}
-	if (B > env->alloc_systems) {
-		if (grow((void **)&env->volume, B, sizeof(double)))
-			return mlip_err_set(err, MLIP_ENOMEM, "out of memory for %zu systems", B);
-		env->alloc_systems = B;
-	}
+	int rc = env_reserve(env, N, E, B, err);
+	if (rc)
+		return rc;
 	env->n_atoms = N;
 	env->n_systems = B;
 	for (size_t s = 0; s < B; s++) {
