@@ -60,6 +60,29 @@ printf 'x' | dd of="$TMPD/r/checkpoints/step_20/lbfgs.mlip" bs=1 seek=200 conv=n
 expect_status 3 mlip-train -q --resume "$TMPD/r/checkpoints/step_20"
 expect_err "lbfgs.mlip"
 
+# SIGTERM inside the phase: the iteration ends, a checkpoint with the l-bfgs state is
+# written, status 143; resuming it ends where an uninterrupted run ends
+long="--set schedule.epochs=1 --set optim.lbfgs.steps=400 --set train.checkpoint_every=0"
+expect_status 0 mlip-train -q -c "$TMPD/cfg.yaml" -o "$TMPD/long" $long
+mlip-train -c "$TMPD/cfg.yaml" -o "$TMPD/sig" $long > /dev/null 2>"$TMPD/sig.err" &
+pid=$!
+i=0
+while ! grep -q "l-bfgs on the whole" "$TMPD/sig.err" && [ $i -lt 600 ]; do sleep 0.02; i=$((i + 1)); done
+kill -TERM $pid
+wait $pid
+status=$?
+if [ -e "$TMPD/sig/checkpoints/final/DONE" ]; then
+	echo "note: the run finished before SIGTERM; the signal case was not exercised" >&2
+	exit 1
+else
+	expect_eq "$status" 143 "exit status after SIGTERM in the l-bfgs phase"
+	ck=$(ls -d "$TMPD"/sig/checkpoints/step_* | tail -n 1)
+	[ -e "$ck/lbfgs.mlip" ] || die "the SIGTERM checkpoint $ck has no l-bfgs state"
+	expect_status 0 mlip-train -q --resume "$ck"
+	cmp "$TMPD/long/checkpoints/final/state.0.mlip" "$TMPD/sig/checkpoints/final/state.0.mlip" \
+		|| die "resume after SIGTERM in the l-bfgs phase differs ($ck)"
+fi
+
 # two ranks, ddp and sharded: the same curve as one process on the same global batches
 # (16 of the structures: one batch of 16 for one process, two of 8 for two ranks)
 mlip-collate -q -c 4.5 -b 8 --split 0.8 --seed 1 -o "$TMPD/b8.mlb" -o /dev/null "$TMPD/train.xyz"
