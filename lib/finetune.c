@@ -384,6 +384,10 @@ static int pin_descriptors(struct mlip_yaml_node *tree, const struct mlip_potent
 	}
 	if (label_nodes(seq, "--pin-descriptors") || mlip_yaml_map_set(model, "descriptors", seq))
 		return nomem(err);
+	/* the list holds the angular shells too: they are no longer added to a default set */
+	if (mlip_yaml_map_get(model, "angular_shells") &&
+	    mlip_yaml_map_set(model, "angular_shells", mlip_yaml_scalar_new("0", false)))
+		return nomem(err);
 	return MLIP_OK;
 }
 

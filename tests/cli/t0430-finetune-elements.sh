@@ -60,3 +60,15 @@ first, last = ft[0]["val/li,li_forces,mae"], ft[-1]["val/li,li_forces,mae"]
 assert last < 0.8 * first, (first, last)
 PY
 exit 0
+
+# a base with angular shells: --pin-descriptors lists them explicitly (the shells are not
+# added a second time) and silicon's predictions are unchanged with lithium added
+mlip-train -q -c "$TMPD/base.yaml" -o "$TMPD/shells" --set schedule.epochs=1 --set model.angular_shells=1 \
+	> /dev/null || die "training with angular shells failed"
+expect_status 0 mlip-finetune-init "$TMPD/shells/inference_ckpt.mlip" -o "$TMPD/shells-li.mlip" \
+	--pin-descriptors --set 'model.elements=[Si, Li]'
+expect_status 0 mlip-eval -q "$TMPD/shells/inference_ckpt.mlip" "$TMPD/val.mlb"
+a=$($PY -c 'import json, sys; print(repr(json.load(open(sys.argv[1]))["si,energy,mae"]))' "$TMPD/out")
+expect_status 0 mlip-eval -q "$TMPD/shells-li.mlip" "$TMPD/val.mlb"
+b=$($PY -c 'import json, sys; print(repr(json.load(open(sys.argv[1]))["si,energy,mae"]))' "$TMPD/out")
+expect_eq "$b" "$a" "silicon energy MAE after adding lithium to a model with shells"
