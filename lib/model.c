@@ -597,9 +597,15 @@ int mlip_model_keep_geometry(struct mlip_model *m, size_t n_slots, size_t max_by
 	return MLIP_OK;
 }
 
-size_t mlip_model_geometry_bytes(const struct mlip_model *m)
+size_t mlip_model_geometry_bytes(const struct mlip_model *m, size_t *n_kept)
 {
-	return m->work->geo_bytes;
+	const struct mlip_model_work *w = m->work;
+	if (n_kept) {
+		*n_kept = 0;
+		for (size_t k = 0; k < w->n_geo; k++)
+			*n_kept += w->geo[k].batch != NULL;
+	}
+	return w->geo_bytes;
 }
 
 /* The raw descriptor rows of the last forward's element blocks, from or to a flat array. */

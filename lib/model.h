@@ -191,8 +191,8 @@ int mlip_model_keep_geometry(struct mlip_model *m, size_t n_slots, size_t max_by
 			     struct mlip_err *err);
 int mlip_model_forward_kept(struct mlip_model *m, const struct mlip_batch *b, size_t slot,
 			    unsigned flags, struct mlip_model_out *out, struct mlip_err *err);
-/* Bytes kept so far. */
-size_t mlip_model_geometry_bytes(const struct mlip_model *m);
+/* Bytes kept so far, and (n_kept, may be NULL) how many slots hold a batch. */
+size_t mlip_model_geometry_bytes(const struct mlip_model *m, size_t *n_kept);
 /* Forget every slot (also done by mlip_model_free). */
 void mlip_model_drop_geometry(struct mlip_model *m);
 /* grads := 0 (one memset). */

@@ -618,6 +618,18 @@ static int lbfgs_begin(struct trainer *t, const char *resume_dir, struct mlip_er
 		if (is0(t))
 			mlip_log(MLIP_LOG_INFO, "l-bfgs on the whole training set: loss %.6g at step %llu",
 				 t->lbfgs.f, (unsigned long long)t->pg.step);
+		/* that pass filled the geometry slots: say if the budget left some batches out
+		 * (after a resume they fill on the first pass, later) */
+		size_t kept, mine = (t->train.n + (size_t)t->world - 1 - (size_t)t->rank) /
+				    (size_t)t->world;
+		size_t bytes = mlip_model_geometry_bytes(t->p.model, &kept);
+		if (kept < mine)
+			mlip_log(MLIP_LOG_WARN, "l-bfgs: rank %d keeps the geometry of %zu of its %zu "
+				 "training batches (%.0f MB, the budget); the others are recomputed at "
+				 "every step", t->rank, kept, mine, (double)bytes / 1e6);
+		else if (is0(t))
+			mlip_log(MLIP_LOG_INFO, "l-bfgs: the training batches' geometry is kept between "
+				 "steps (%.0f MB on rank 0)", (double)bytes / 1e6);
 	}
 	t->lbfgs_started = 1;
 	lbfgs_publish(t);
