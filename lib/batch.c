@@ -101,12 +101,6 @@ static int fast_io(void)
 	return HOST_LITTLE_ENDIAN && !mlip_batch_portable_io;
 }
 
-/* Two's complement without relying on implementation-defined conversions. */
-static int32_t u32_to_i32(uint32_t u)
-{
-	return u <= INT32_MAX ? (int32_t)u : -(int32_t)(~u) - 1;
-}
-
 static unsigned char *put_f64s(unsigned char *p, const double *x, size_t n)
 {
 	if (n && fast_io())
@@ -127,14 +121,10 @@ static unsigned char *put_u32s(unsigned char *p, const uint32_t *x, size_t n)
 	return p + 4 * n;
 }
 
+/* int32_t is two's complement and may be accessed as uint32_t (C11 6.5p7): same bytes. */
 static unsigned char *put_i32s(unsigned char *p, const int32_t *x, size_t n)
 {
-	if (n && fast_io())
-		memcpy(p, x, 4 * n);
-	else
-		for (size_t k = 0; k < n; k++)
-			mlip_put_u32(p + 4 * k, (uint32_t)x[k]);
-	return p + 4 * n;
+	return put_u32s(p, (const uint32_t *)x, n);
 }
 
 static unsigned char *put_u8s(unsigned char *p, const uint8_t *x, size_t n)
@@ -166,12 +156,7 @@ static const unsigned char *get_u32s(uint32_t *x, const unsigned char *p, size_t
 
 static const unsigned char *get_i32s(int32_t *x, const unsigned char *p, size_t n)
 {
-	if (n && fast_io())
-		memcpy(x, p, 4 * n);
-	else
-		for (size_t k = 0; k < n; k++)
-			x[k] = u32_to_i32(mlip_get_u32(p + 4 * k));
-	return p + 4 * n;
+	return get_u32s((uint32_t *)x, p, n);
 }
 
 static const unsigned char *get_u8s(uint8_t *x, const unsigned char *p, size_t n)

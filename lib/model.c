@@ -245,6 +245,17 @@ fail:
 	return rc;
 }
 
+static void geo_free(struct mlip_model_work *w)
+{
+	for (size_t k = 0; k < w->n_geo; k++) {
+		mlip_env_release(&w->geo[k].env);
+		free(w->geo[k].G);
+	}
+	free(w->geo);
+	w->geo = NULL;
+	w->n_geo = w->geo_bytes = w->geo_max_bytes = 0;
+}
+
 static void work_release(struct mlip_model_work *w)
 {
 	struct buf *all[] = { &w->b_blk, &w->b_row, &w->b_rows, &w->b_x, &w->b_dx, &w->b_c,
@@ -253,13 +264,7 @@ static void work_release(struct mlip_model_work *w)
 	mlip_env_release(&w->env);
 	for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++)
 		free(all[k]->p);
-	for (size_t k = 0; k < w->n_geo; k++) {
-		mlip_env_release(&w->geo[k].env);
-		free(w->geo[k].G);
-	}
-	free(w->geo);
-	w->geo = NULL;
-	w->n_geo = w->geo_bytes = 0;
+	geo_free(w);
 }
 
 void mlip_model_free(struct mlip_model *m)
@@ -571,14 +576,7 @@ static void net_backward(struct mlip_model *m, size_t e, const size_t *head, siz
 
 void mlip_model_drop_geometry(struct mlip_model *m)
 {
-	struct mlip_model_work *w = m->work;
-	for (size_t k = 0; k < w->n_geo; k++) {
-		mlip_env_release(&w->geo[k].env);
-		free(w->geo[k].G);
-	}
-	free(w->geo);
-	w->geo = NULL;
-	w->n_geo = w->geo_bytes = w->geo_max_bytes = 0;
+	geo_free(m->work);
 }
 
 int mlip_model_keep_geometry(struct mlip_model *m, size_t n_slots, size_t max_bytes,

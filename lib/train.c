@@ -67,7 +67,7 @@ struct trainer {
 	int lbfgs_started;                    /* lbfgs holds the state of the current point */
 	double *lbfgs_x;                      /* (n_params) the current point */
 	double *lbfgs_task_loss;              /* (n_tasks) per-task losses of the last evaluation */
-	uint64_t lbfgs_evals;                 /* evaluations since the phase started (this process) */
+	uint64_t *lbfgs_counts;               /* (n_tasks) loss counts of the whole training set */
 	double lbfgs_gnorm;                   /* |g| at the current point */
 };
 
@@ -88,6 +88,7 @@ static void trainer_release(struct trainer *t)
 	mlip_lbfgs_release(&t->lbfgs);
 	free(t->lbfgs_x);
 	free(t->lbfgs_task_loss);
+	free(t->lbfgs_counts);
 	mlip_potential_release(&t->p);
 	if (t->has_base)
 		mlip_potential_release(&t->base);
@@ -408,6 +409,13 @@ static void report_flops(struct trainer *t, const struct mlip_batch *b, uint64_t
 }
 
 /* One optimizer iteration; returns MLIP_ERUN after too many non-finite steps. */
+/* What a training forward computes: the outputs the tasks' losses need. */
+static unsigned train_flags(const struct trainer *t)
+{
+	return MLIP_MODEL_TRAIN | ((t->needs & MLIP_HAS_FORCES) ? MLIP_MODEL_FORCES : 0) |
+	       ((t->needs & MLIP_HAS_STRESS) ? MLIP_MODEL_STRESS : 0);
+}
+
 static int train_step(struct trainer *t, struct mlip_err *err)
 {
 	struct mlip_model *m = t->p.model;
@@ -420,8 +428,7 @@ static int train_step(struct trainer *t, struct mlip_err *err)
 	size_t bi = t->perm[pos * (size_t)t->world + (size_t)t->rank];
 	const struct mlip_batch *b = &t->train.items[bi];
 	struct mlip_model_out out;
-	unsigned flags = MLIP_MODEL_TRAIN | ((t->needs & MLIP_HAS_FORCES) ? MLIP_MODEL_FORCES : 0) |
-			 ((t->needs & MLIP_HAS_STRESS) ? MLIP_MODEL_STRESS : 0);
+	unsigned flags = train_flags(t);
 
 	mlip_model_zero_grad(m);
 	int profile = t->cfg->train.profile_flops && !t->profiled;
@@ -534,22 +541,10 @@ static int full_objective(void *ctx, const double *x, double *f, double *g, stru
 	struct mlip_model *m = t->p.model;
 	struct mlip_tasks *tasks = &t->p.tasks;
 	size_t H = tasks->n_heads, T = tasks->n_tasks, n = t->n_params;
-	unsigned flags = MLIP_MODEL_TRAIN | ((t->needs & MLIP_HAS_FORCES) ? MLIP_MODEL_FORCES : 0) |
-			 ((t->needs & MLIP_HAS_STRESS) ? MLIP_MODEL_STRESS : 0);
-	uint64_t *total = calloc(T, sizeof(uint64_t));
-	int rc = total ? MLIP_OK : mlip_err_set(err, MLIP_ENOMEM, "out of memory");
+	unsigned flags = train_flags(t);
+	int rc = MLIP_OK;
 	memcpy(m->params, x, n * sizeof(double));
 	mlip_model_zero_grad(m);
-	for (size_t bi = (size_t)t->rank; !rc && bi < t->train.n; bi += (size_t)t->world) {
-		rc = mlip_tasks_loss_counts(tasks, &t->train.items[bi], t->counts, err);
-		for (size_t k = 0; !rc && k < T; k++)
-			total[k] += t->counts[k];
-	}
-	if ((rc = mlip_dist_agree(rc, err)) || (rc = mlip_dist_sum_u64(total, T, err))) {
-		free(total);
-		return rc;
-	}
-	double loss = 0;
 	memset(t->lbfgs_task_loss, 0, T * sizeof(double));
 	for (size_t bi = (size_t)t->rank; !rc && bi < t->train.n; bi += (size_t)t->world) {
 		const struct mlip_batch *b = &t->train.items[bi];
@@ -560,22 +555,22 @@ static int full_objective(void *ctx, const double *x, double *f, double *g, stru
 		memset(t->dE, 0, b->n_systems * H * sizeof(double));
 		memset(t->dF, 0, 3 * b->n_atoms * H * sizeof(double));
 		memset(t->dS, 0, 9 * b->n_systems * H * sizeof(double));
-		rc = mlip_tasks_loss(tasks, b, out.energy, out.forces, out.stress, total, t->task_loss,
-				     t->dE, out.forces ? t->dF : NULL, out.stress ? t->dS : NULL, err);
+		rc = mlip_tasks_loss(tasks, b, out.energy, out.forces, out.stress, t->lbfgs_counts,
+				     t->task_loss, t->dE, out.forces ? t->dF : NULL,
+				     out.stress ? t->dS : NULL, err);
 		if (!rc)
 			rc = mlip_model_backward(m, b, t->dE, out.forces ? t->dF : NULL,
 						 out.stress ? t->dS : NULL, err);
-		for (size_t k = 0; k < T; k++) {
-			loss += t->task_loss[k];
+		for (size_t k = 0; k < T; k++)
 			t->lbfgs_task_loss[k] += t->task_loss[k];
-		}
 	}
-	free(total);
-	if ((rc = mlip_dist_agree(rc, err)) || (rc = mlip_dist_sum_double(&loss, 1, err)) ||
+	if ((rc = mlip_dist_agree(rc, err)) ||
 	    (rc = mlip_dist_sum_double(t->lbfgs_task_loss, T, err)) ||
 	    (rc = mlip_dist_sum_double(m->grads, n, err)))
 		return rc;
-	*f = loss;
+	*f = 0;
+	for (size_t k = 0; k < T; k++)
+		*f += t->lbfgs_task_loss[k];
 	memcpy(g, m->grads, n * sizeof(double));
 	return MLIP_OK;
 }
@@ -604,6 +599,16 @@ static int lbfgs_begin(struct trainer *t, const char *resume_dir, struct mlip_er
 	if ((rc = gather_ema(t, err)) ||
 	    (rc = mlip_model_keep_geometry(t->p.model, t->train.n, LBFGS_GEOMETRY_BYTES, err)))
 		return rc;
+	/* the loss counts of the whole training set (every evaluation divides by them) */
+	size_t T = t->p.tasks.n_tasks;
+	memset(t->lbfgs_counts, 0, T * sizeof(uint64_t));
+	for (size_t bi = (size_t)t->rank; !rc && bi < t->train.n; bi += (size_t)t->world) {
+		rc = mlip_tasks_loss_counts(&t->p.tasks, &t->train.items[bi], t->counts, err);
+		for (size_t k = 0; !rc && k < T; k++)
+			t->lbfgs_counts[k] += t->counts[k];
+	}
+	if ((rc = mlip_dist_agree(rc, err)) || (rc = mlip_dist_sum_u64(t->lbfgs_counts, T, err)))
+		return rc;
 	memcpy(t->lbfgs_x, use_ema(t) ? t->ema : t->p.model->params, n * sizeof(double));
 	if (resume_dir && (rc = mlip_runckpt_load_lbfgs(resume_dir, &t->lbfgs, &found, err)))
 		return rc;
@@ -614,7 +619,6 @@ static int lbfgs_begin(struct trainer *t, const char *resume_dir, struct mlip_er
 					  "training set at the end of the schedule; lower optim.lr or check the data");
 		if (rc)
 			return rc;
-		t->lbfgs_evals++;
 		if (is0(t))
 			mlip_log(MLIP_LOG_INFO, "l-bfgs on the whole training set: loss %.6g at step %llu",
 				 t->lbfgs.f, (unsigned long long)t->pg.step);
@@ -662,7 +666,6 @@ static int lbfgs_step(struct trainer *t, struct mlip_err *err)
 		return rc;
 	if ((rc = mlip_lbfgs_iterate(&t->lbfgs, t->lbfgs_x, full_objective, t, &evals, &moved, err)))
 		return rc;
-	t->lbfgs_evals += evals;
 	lbfgs_publish(t); /* the weights hold the last trial; back to the current point */
 	if (!moved) {
 		if (is0(t))
@@ -831,7 +834,8 @@ int mlip_train_run(struct mlip_config *cfg, const struct mlip_train_opts *opts, 
 		rc = mlip_lbfgs_init(&t.lbfgs, t.n_params, (size_t)t.cfg->optim.lbfgs_history, err);
 		t.lbfgs_x = calloc(t.n_params + 1, sizeof(double));
 		t.lbfgs_task_loss = calloc(t.p.tasks.n_tasks + 1, sizeof(double));
-		if (!rc && (!t.lbfgs_x || !t.lbfgs_task_loss))
+		t.lbfgs_counts = calloc(t.p.tasks.n_tasks + 1, sizeof(uint64_t));
+		if (!rc && (!t.lbfgs_x || !t.lbfgs_task_loss || !t.lbfgs_counts))
 			rc = mlip_err_set(err, MLIP_ENOMEM, "out of memory");
 	}
 	if (!rc && t.cfg->train.ema) {

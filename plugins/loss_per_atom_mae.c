@@ -20,23 +20,9 @@ static void pam_destroy(void *state)
 {
 }
 
-static int check_natoms(const struct mlip_loss_input *in, char *err)
-{
-	if (!in->natoms) {
-		snprintf(err, MLIP_PLUGIN_ERR_MAX, "needs the atom count of every system");
-		return 1;
-	}
-	for (size_t i = 0; i < in->n; i++)
-		if ((!in->mask || in->mask[i]) && in->natoms[i] == 0) {
-			snprintf(err, MLIP_PLUGIN_ERR_MAX, "row %zu belongs to a system with no atoms", i);
-			return 1;
-		}
-	return 0;
-}
-
 static int pam_eval(void *state, double *loss, const struct mlip_loss_input *in, char *err)
 {
-	if (check_natoms(in, err))
+	if (mlip_loss_check_natoms(in, err))
 		return 1;
 	for (size_t i = 0; i < in->n; i++) {
 		int valid = !in->mask || in->mask[i];
@@ -50,7 +36,7 @@ static int pam_eval(void *state, double *loss, const struct mlip_loss_input *in,
 
 static int pam_grad(void *state, double *dpred, const struct mlip_loss_input *in, char *err)
 {
-	if (check_natoms(in, err))
+	if (mlip_loss_check_natoms(in, err))
 		return 1;
 	for (size_t i = 0; i < in->n; i++) {
 		int valid = !in->mask || in->mask[i];

@@ -318,4 +318,22 @@ static inline int mlip_plugin_params_none(const char *params, char *err)
 	return r == 0 ? 0 : -1;
 }
 
+/*
+ * For per-atom losses: 0 if every unmasked row of in has a system with atoms,
+ * else 1 with a message (a missing count is a bug in the caller).
+ */
+static inline int mlip_loss_check_natoms(const struct mlip_loss_input *in, char *err)
+{
+	if (!in->natoms) {
+		snprintf(err, MLIP_PLUGIN_ERR_MAX, "needs the atom count of every system");
+		return 1;
+	}
+	for (size_t i = 0; i < in->n; i++)
+		if ((!in->mask || in->mask[i]) && in->natoms[i] == 0) {
+			snprintf(err, MLIP_PLUGIN_ERR_MAX, "row %zu belongs to a system with no atoms", i);
+			return 1;
+		}
+	return 0;
+}
+
 #endif

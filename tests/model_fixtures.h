@@ -104,25 +104,7 @@ static inline void fx_batch_build(struct mlip_batch *b, struct mlip_structure *c
 
 static inline void fx_batch_free(struct mlip_batch *b)
 {
-	free(b->natoms);
-	free(b->nedges);
-	free(b->atom_start);
-	free(b->edge_start);
-	free(b->has);
-	free(b->pbc);
-	free(b->cell);
-	free(b->energy);
-	free(b->stress);
-	free(b->numbers);
-	free(b->positions);
-	free(b->forces);
-	free(b->fixed);
-	free(b->edge_i);
-	free(b->edge_j);
-	free(b->edge_shift);
-	free(b->dataset);
-	free(b->id);
-	memset(b, 0, sizeof(*b));
+	mlip_batch_release(b); /* the fixtures leave dataset[k] and id[k] NULL */
 }
 
 /*
