@@ -59,6 +59,10 @@ cp -r "$TMPD/run/checkpoints/step_20" "$TMPD/r/checkpoints/"
 printf 'x' | dd of="$TMPD/r/checkpoints/step_20/lbfgs.mlip" bs=1 seek=200 conv=notrunc 2>/dev/null
 expect_status 3 mlip-train -q --resume "$TMPD/r/checkpoints/step_20"
 expect_err "lbfgs.mlip"
+# another valid container in its place is not taken for an l-bfgs state
+cp "$TMPD/run/checkpoints/step_20/state.0.mlip" "$TMPD/r/checkpoints/step_20/lbfgs.mlip"
+expect_status 3 mlip-train -q --resume "$TMPD/r/checkpoints/step_20"
+expect_err "not an l-bfgs state file"
 
 # SIGTERM inside the phase: the iteration ends, a checkpoint with the l-bfgs state is
 # written, status 143; resuming it ends where an uninterrupted run ends
