@@ -545,6 +545,7 @@ static int full_objective(void *ctx, const double *x, double *f, double *g, stru
 	int rc = MLIP_OK;
 	memcpy(m->params, x, n * sizeof(double));
 	mlip_model_zero_grad(m);
+	double loss = 0; /* in batch order: its rounding decides line searches, so the order is fixed */
 	memset(t->lbfgs_task_loss, 0, T * sizeof(double));
 	for (size_t bi = (size_t)t->rank; !rc && bi < t->train.n; bi += (size_t)t->world) {
 		const struct mlip_batch *b = &t->train.items[bi];
@@ -561,16 +562,16 @@ static int full_objective(void *ctx, const double *x, double *f, double *g, stru
 		if (!rc)
 			rc = mlip_model_backward(m, b, t->dE, out.forces ? t->dF : NULL,
 						 out.stress ? t->dS : NULL, err);
-		for (size_t k = 0; k < T; k++)
+		for (size_t k = 0; k < T; k++) {
+			loss += t->task_loss[k];
 			t->lbfgs_task_loss[k] += t->task_loss[k];
+		}
 	}
-	if ((rc = mlip_dist_agree(rc, err)) ||
+	if ((rc = mlip_dist_agree(rc, err)) || (rc = mlip_dist_sum_double(&loss, 1, err)) ||
 	    (rc = mlip_dist_sum_double(t->lbfgs_task_loss, T, err)) ||
 	    (rc = mlip_dist_sum_double(m->grads, n, err)))
 		return rc;
-	*f = 0;
-	for (size_t k = 0; k < T; k++)
-		*f += t->lbfgs_task_loss[k];
+	*f = loss;
 	memcpy(g, m->grads, n * sizeof(double));
 	return MLIP_OK;
 }
