@@ -5,11 +5,14 @@
 #   make check      deps + build + command-line tests + Check unit suites
 #   make demo       deps + build + the demo on share/demo
 #   make bench      benchmarks (figures on stdout)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make shlib      lib/libmlip.so.1: the public API (lib/mlip.h) for other programs
+#   make install    PREFIX=/usr/local DESTDIR=  (make uninstall removes it again)
 #
 VERSION = 0.1.0
 PREFIX ?= /usr/local
 BINDIR = $(PREFIX)/bin
+LIBDIR = $(PREFIX)/lib
+INCLUDEDIR = $(PREFIX)/include
 PLUGINDIR = $(PREFIX)/lib/mlip/plugins
 MANDIR = $(PREFIX)/share/man
 SHAREDIR = $(PREFIX)/share/mlip
@@ -29,10 +32,21 @@ ALL_CFLAGS = $(BASE_CFLAGS) $(PKG_CFLAGS) $(CFLAGS)
 LIBS = $(PKG_LIBS) -ldl -lm
 
 DEB_PACKAGES = gcc make libyaml-dev libjansson-dev libopenblas-dev libmpich-dev mpich \
-	check pkg-config python3 python3-ase python3-torch
+	check pkg-config python3 python3-ase python3-torch lammps libkim-api-dev cmake g++
 
 LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=build/%.o)
+# libmlip.so: the inference path of mlip.h and what it needs: no MPI (it is
+# loaded into MPI programs of any MPI), no plugins, no training. Its own
+# position-independent objects; only the mlip.h functions are exported
+# (lib/libmlip.map). The SONAME changes only when the API loses or changes
+# something.
+SOVERSION = 1
+SHLIB = lib/libmlip.so.$(SOVERSION)
+SHLIB_MODULES = api modelfile model descriptor network tensors config yamltree ckpt elements \
+	error batch nlist structure outfile log
+SHLIB_OBJ = $(SHLIB_MODULES:%=build/pic/lib/%.o)
+SHLIB_LIBS = $(shell pkg-config --libs yaml-0.1 jansson openblas 2>/dev/null) -lm
 CLI_OBJ = build/cmd/cli.o
 CMD_SRC = $(wildcard cmd/mlip-*.c)
 PROGRAMS = $(CMD_SRC:cmd/%.c=bin/%)
@@ -45,10 +59,31 @@ BENCH_SRC = $(wildcard bench/bench_*.c)
 BENCHES = $(BENCH_SRC:bench/%.c=build/bench/%)
 
 .SECONDEXPANSION:
-.PHONY: all deps check unit cli-tests demo bench install clean check-plugin-symbols
+.PHONY: all shlib deps check unit cli-tests demo bench install install-core uninstall uninstall-core \
+	clean check-plugin-symbols
 .DEFAULT_GOAL := all
 
-all: lib/libmlip.a $(PROGRAMS) $(PLUGINS)
+all: lib/libmlip.a $(PROGRAMS) $(PLUGINS) shlib
+
+shlib: $(SHLIB) lib/libmlip.so lib/mlip.pc
+
+$(SHLIB): $(SHLIB_OBJ) lib/libmlip.map
+	$(CC) -shared -fopenmp -Wl,-soname,libmlip.so.$(SOVERSION) -Wl,--no-undefined \
+	  -Wl,--version-script=lib/libmlip.map -o $@ $(SHLIB_OBJ) $(SHLIB_LIBS)
+
+lib/libmlip.so: $(SHLIB)
+	ln -sf libmlip.so.$(SOVERSION) $@
+
+# pkg-config file of the build tree; `make install` writes the installed one.
+lib/mlip.pc: Makefile
+	@$(call write_pc,$(CURDIR)/lib,$(CURDIR)/lib) > $@
+write_pc = printf '%s\n' 'libdir=$(1)' 'includedir=$(2)' '' 'Name: mlip' \
+	'Description: evaluate trained mlip interatomic potentials' 'Version: $(VERSION)' \
+	'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lmlip'
+
+build/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -c -o $@ $<
 
 lib/libmlip.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
@@ -139,23 +174,46 @@ demo:
 bench: all $(BENCHES)
 	@sh bench/run.sh
 
-install: all
+# install / uninstall: the core below plus what the fragments included at the
+# end add to EXTRA_INSTALL / EXTRA_UNINSTALL (the Python calculator, KIM).
+MAN_PAGES = $(wildcard man/man*/*.[0-9])
+install-core: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(SHAREDIR) \
-	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
+	  $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/mlip \
+	  $(addprefix $(DESTDIR)$(MANDIR)/,$(sort $(notdir $(patsubst %/,%,$(dir $(MAN_PAGES))))))
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(BINDIR)
 	$(if $(PLUGINS),install -m 755 $(PLUGINS) $(DESTDIR)$(PLUGINDIR))
-	install -m 644 man/man1/*.1 $(DESTDIR)$(MANDIR)/man1
-	-install -m 644 man/man5/*.5 $(DESTDIR)$(MANDIR)/man5 2>/dev/null
-	-install -m 644 man/man7/*.7 $(DESTDIR)$(MANDIR)/man7 2>/dev/null
-	install -d $(DESTDIR)$(PREFIX)/include/mlip
-	install -m 644 plugins/mlip_plugin.h $(DESTDIR)$(PREFIX)/include/mlip
+	for m in $(MAN_PAGES); do \
+	  install -m 644 $$m $(DESTDIR)$(MANDIR)/$$(basename $$(dirname $$m)) || exit 1; done
+	install -m 644 plugins/mlip_plugin.h $(DESTDIR)$(INCLUDEDIR)/mlip
+	install -m 644 lib/mlip.h $(DESTDIR)$(INCLUDEDIR)
+	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)
+	ln -sf libmlip.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libmlip.so
+	$(call write_pc,$(LIBDIR),$(INCLUDEDIR)) > $(DESTDIR)$(LIBDIR)/pkgconfig/mlip.pc
 	cp -R share/. $(DESTDIR)$(SHAREDIR)
 
+# Removes exactly what install-core installs (and directories left empty).
+uninstall-core:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(PROGRAMS))) \
+	  $(addprefix $(DESTDIR)$(PLUGINDIR)/,$(notdir $(PLUGINS))) \
+	  $(foreach m,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/$(notdir $(patsubst %/,%,$(dir $(m))))/$(notdir $(m))) \
+	  $(DESTDIR)$(INCLUDEDIR)/mlip/mlip_plugin.h $(DESTDIR)$(INCLUDEDIR)/mlip.h \
+	  $(DESTDIR)$(LIBDIR)/libmlip.so $(DESTDIR)$(LIBDIR)/libmlip.so.$(SOVERSION) \
+	  $(DESTDIR)$(LIBDIR)/pkgconfig/mlip.pc
+	rm -rf $(DESTDIR)$(SHAREDIR)
+	-rmdir $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(PREFIX)/lib/mlip $(DESTDIR)$(INCLUDEDIR)/mlip 2>/dev/null
+
 clean:
-	rm -rf build bin lib/libmlip.a lib/plugins tests/check_mlip
+	rm -rf build bin lib/libmlip.a lib/libmlip.so lib/libmlip.so.$(SOVERSION) lib/mlip.pc \
+	  lib/plugins tests/check_mlip
 
 include tests/plugins/plugins.mk
 include tests/oracle/oracle.mk
 include bench/accuracy.mk
+-include share/python/python.mk
+-include share/kim/kim.mk
+
+install: install-core $(EXTRA_INSTALL)
+uninstall: uninstall-core $(EXTRA_UNINSTALL)
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -753,7 +753,7 @@ static const char *sys_id(const struct mlip_batch *b, size_t s)
 }
 
 /* Room in env's per-atom, per-edge and per-system arrays for N atoms, E edges, B systems. */
-static int env_reserve(struct mlip_env *env, size_t N, size_t E, size_t B, struct mlip_err *err)
+int mlip_env_reserve(struct mlip_env *env, size_t N, size_t E, size_t B, struct mlip_err *err)
 {
 	if (N + 1 > env->alloc_atoms) {
 		if (grow((void **)&env->species, N, sizeof(int32_t)) ||
@@ -786,7 +786,7 @@ size_t mlip_env_bytes(const struct mlip_env *src)
 int mlip_env_copy(struct mlip_env *dst, const struct mlip_env *src, struct mlip_err *err)
 {
 	size_t N = src->n_atoms, E = src->n_edges, B = src->n_systems, cs = src->cache_stride;
-	int rc = env_reserve(dst, N, E, B, err);
+	int rc = mlip_env_reserve(dst, N, E, B, err);
 	if (rc)
 		return rc;
 	if (E * cs > dst->alloc_cache) {
@@ -795,6 +795,7 @@ int mlip_env_copy(struct mlip_env *dst, const struct mlip_env *src, struct mlip_
 		dst->alloc_cache = E * cs;
 	}
 	dst->n_atoms = N;
+	dst->n_centres = src->n_centres;
 	dst->n_edges = E;
 	dst->n_systems = B;
 	dst->max_nb = src->max_nb;
@@ -820,10 +821,11 @@ int mlip_env_build(struct mlip_env *env, const struct mlip_descriptor *d,
 				    b->cutoff, d->cutoff);
 	if (N > INT32_MAX)
 		return mlip_err_set(err, MLIP_EDATA, "batch of %zu atoms is too large", N);
-	int rc = env_reserve(env, N, E, B, err);
+	int rc = mlip_env_reserve(env, N, E, B, err);
 	if (rc)
 		return rc;
 	env->n_atoms = N;
+	env->n_centres = N;
 	env->n_systems = B;
 	for (size_t s = 0; s < B; s++) {
 		const double *h = b->cell + 9 * s;
@@ -1042,7 +1044,7 @@ static __attribute__((noinline)) double edge_length(const double *r)
 
 int mlip_env_cache(struct mlip_env *env, const struct mlip_descriptor *d, struct mlip_err *err)
 {
-	size_t cs = 1, N = env->n_atoms;
+	size_t cs = 1, N = env->n_centres;
 	for (size_t e = 0; e < d->n_elements; e++)
 		if (d->plan[e].n_vals > cs)
 			cs = d->plan[e].n_vals;
@@ -1862,7 +1864,7 @@ int mlip_descriptor_threads(const struct mlip_descriptor *d, size_t n_atoms)
 static int run_pass(const struct sf_pass *ps, const struct mlip_descriptor *d,
 		    const struct mlip_env *env, struct mlip_err *err)
 {
-	const size_t N = env->n_atoms;
+	const size_t N = env->n_centres;
 	int nt = mlip_descriptor_threads(d, N), fail = 0;
 	(void)nt;
 	SF_PRAGMA(omp parallel num_threads(nt) if (nt > 1) reduction(| : fail))
@@ -1946,7 +1948,7 @@ void mlip_sf_stats_release(struct mlip_sf_stats *s)
 void mlip_sf_stats_add(struct mlip_sf_stats *s, const double *G, const size_t *row,
 		       const struct mlip_env *env)
 {
-	for (size_t i = 0; i < env->n_atoms; i++) {
+	for (size_t i = 0; i < env->n_centres; i++) {
 		size_t e = (size_t)env->species[i], o = s->off[e], n = s->off[e + 1] - o;
 		double c = ++s->count[e];
 		const double *g = G + row[i];

@@ -130,6 +130,10 @@ void mlip_descriptor_release(struct mlip_descriptor *d);
  */
 struct mlip_env {
 	size_t n_atoms, n_edges, n_systems;
+	size_t n_centres;     /* atoms 0 .. n_centres−1 have descriptors (and the model's
+				 energies); the rest, if any, are only neighbours (an MD
+				 code's ghost atoms): no edges, no energy. n_atoms when
+				 built from a batch */
 	size_t max_nb;        /* most edges of one atom */
 	int32_t *species;     /* (N) element index in the descriptor's list */
 	int32_t *system;      /* (N) system of each atom */
@@ -143,6 +147,12 @@ struct mlip_env {
 };
 
 void mlip_env_init(struct mlip_env *env);
+/*
+ * Make room for N atoms, E edges and B systems (arrays grow, contents are
+ * kept only up to the old sizes). For callers that fill an environment
+ * themselves (mlip_model_forward_env). MLIP_ENOMEM.
+ */
+int mlip_env_reserve(struct mlip_env *env, size_t N, size_t E, size_t B, struct mlip_err *err);
 /* dst := a deep copy of src (dst's arrays grow as needed; its cache too). MLIP_ENOMEM. */
 int mlip_env_copy(struct mlip_env *dst, const struct mlip_env *src, struct mlip_err *err);
 /* Bytes of src's arrays in use (what mlip_env_copy copies). */

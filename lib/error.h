@@ -10,15 +10,8 @@
 #ifndef MLIP_ERROR_H
 #define MLIP_ERROR_H
 
-enum mlip_status {
-	MLIP_OK = 0,
-	MLIP_EINVAL = -1,   /* bad argument or configuration (CLI exit 2) */
-	MLIP_EDATA = -2,    /* bad input data, format or version (exit 3) */
-	MLIP_EIO = -3,      /* I/O or system error (exit 4) */
-	MLIP_ENOMEM = -4,   /* out of memory (exit 4) */
-	MLIP_EPLUGIN = -5,  /* plugin load or ABI error (exit 5) */
-	MLIP_ERUN = -6,     /* the run failed: divergence, NaN (exit 1) */
-};
+/* enum mlip_status (MLIP_OK, MLIP_EINVAL, ...) is public: mlip.h. */
+#include "mlip.h"
 
 #define MLIP_ERR_MSG_MAX 512
 

@@ -370,8 +370,9 @@ static int layout(struct mlip_model *m, unsigned flags, struct mlip_err *err)
 	size_t real = f32 ? sizeof(float) : sizeof(double); /* the network's values */
 	w->n_streams = S;
 	w->prec = m->precision;
+	size_t Nc = env->n_centres; /* the network runs on centres only */
 	memset(w->cnt, 0, sizeof(w->cnt));
-	for (size_t i = 0; i < N; i++)
+	for (size_t i = 0; i < Nc; i++)
 		w->cnt[env->species[i]]++;
 	for (size_t e = 0; e < n_el; e++) {
 		size_t n = w->cnt[e], D = m->desc.dim[e];
@@ -421,7 +422,7 @@ static int layout(struct mlip_model *m, unsigned flags, struct mlip_err *err)
 	w->dout32 = f32 ? dout : NULL;
 	w->G = f32 ? w->DX : w->X;
 	memset(w->cnt, 0, sizeof(w->cnt));
-	for (size_t i = 0; i < N; i++) {
+	for (size_t i = 0; i < Nc; i++) {
 		size_t e = (size_t)env->species[i];
 		w->blk[i] = w->cnt[e]++;
 		w->row[i] = (f32 ? w->dbase[e] : w->xbase[e]) + w->blk[i] * m->desc.dim[e];
@@ -447,9 +448,9 @@ nomem:
 static void stream_rows(struct mlip_model *m, size_t s0, size_t n, int dx)
 {
 	struct mlip_model_work *w = m->work;
-	size_t N = w->env.n_atoms;
+	size_t N = w->env.n_atoms; /* the stride; rows exist for centres only */
 	for (size_t q = 0; q < n; q++)
-		for (size_t i = 0; i < N; i++) {
+		for (size_t i = 0; i < w->env.n_centres; i++) {
 			size_t e = (size_t)w->env.species[i], D = m->desc.dim[e];
 			size_t base = dx ? w->dbase[e] : w->xbase[e];
 			w->row_s[q * N + i] = base + ((s0 + q) * w->cnt[e] + w->blk[i]) * D;
@@ -653,6 +654,7 @@ static void geo_store(struct mlip_model *m, struct geo_slot *gs, const struct ml
 	w->geo_bytes += bytes;
 }
 
+/* b NULL: the caller has filled m->work->env (mlip_model_forward_env). */
 static int forward(struct mlip_model *m, const struct mlip_batch *b, struct geo_slot *gs,
 		   unsigned flags, struct mlip_model_out *out, struct mlip_err *err)
 {
@@ -662,10 +664,13 @@ static int forward(struct mlip_model *m, const struct mlip_batch *b, struct geo_
 	w->batch = NULL;
 	int derivs = (flags & (MLIP_MODEL_FORCES | MLIP_MODEL_STRESS | MLIP_MODEL_TRAIN)) != 0;
 	/* Only a slot filled by a forward of this batch with the edge cache may stand in for it. */
-	int hit = gs && gs->batch == b && gs->n_atoms == b->n_atoms && gs->n_edges == b->n_edges &&
-		  (!derivs || gs->env.cache_stride > 0);
-	if ((rc = hit ? mlip_env_copy(env, &gs->env, err) : mlip_env_build(env, &m->desc, b, err)) ||
-	    (rc = layout(m, flags, err)))
+	int hit = b && gs && gs->batch == b && gs->n_atoms == b->n_atoms &&
+		  gs->n_edges == b->n_edges && (!derivs || gs->env.cache_stride > 0);
+	if (b && (rc = hit ? mlip_env_copy(env, &gs->env, err) : mlip_env_build(env, &m->desc, b, err)))
+		return rc;
+	if (!b)
+		env->cache_stride = 0;
+	if ((rc = layout(m, flags, err)))
 		return rc;
 	if (w->prec == MLIP_FLOAT32 && (rc = refresh_p32(m, err)))
 		return rc;
@@ -686,7 +691,8 @@ static int forward(struct mlip_model *m, const struct mlip_batch *b, struct geo_
 	for (size_t e = 0; e < n_el; e++)
 		net_forward(m, e);
 	memset(w->energy, 0, B * H * sizeof(double));
-	for (size_t i = 0; i < N; i++) {
+	memset(w->atomic, 0, N * H * sizeof(double));
+	for (size_t i = 0; i < env->n_centres; i++) {
 		size_t e = (size_t)env->species[i];
 		double *E = w->energy + (size_t)env->system[i] * H;
 		for (size_t h = 0; h < H; h++) {
@@ -723,6 +729,7 @@ static int forward(struct mlip_model *m, const struct mlip_batch *b, struct geo_
 					env->volume[s] > 0 ? w->stress[9 * H * s + k] / env->volume[s] : 0;
 		out->forces = (flags & MLIP_MODEL_FORCES) ? w->forces : NULL;
 		out->stress = (flags & MLIP_MODEL_STRESS) ? w->stress : NULL;
+		out->edge_grad = w->g_edge;
 	}
 	w->flags = flags;
 	w->batch = b;
@@ -733,6 +740,23 @@ int mlip_model_forward(struct mlip_model *m, const struct mlip_batch *b, unsigne
 		       struct mlip_model_out *out, struct mlip_err *err)
 {
 	return forward(m, b, NULL, flags, out, err);
+}
+
+struct mlip_env *mlip_model_env(struct mlip_model *m)
+{
+	return &m->work->env;
+}
+
+int mlip_model_forward_env(struct mlip_model *m, unsigned flags, struct mlip_model_out *out,
+			   struct mlip_err *err)
+{
+	const struct mlip_env *env = &m->work->env;
+	if (flags & MLIP_MODEL_TRAIN)
+		return mlip_err_set(err, MLIP_EINVAL, "training needs a batch, not a bare environment");
+	if (env->n_centres > env->n_atoms || env->n_systems != 1)
+		return mlip_err_set(err, MLIP_EINVAL, "an environment of one system with at most "
+				    "n_atoms centres is expected");
+	return forward(m, NULL, NULL, flags, out, err);
 }
 
 int mlip_model_forward_kept(struct mlip_model *m, const struct mlip_batch *b, size_t slot,

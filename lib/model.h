@@ -117,6 +117,8 @@ struct mlip_model_out {
 	const double *forces;        /* (N, 3, H) eV/Å, or NULL */
 	const double *stress;        /* (B, 9, H) eV/Å³, ASE sign, or NULL */
 	const double *atomic_energy; /* (N, H) eV, or NULL */
+	const double *edge_grad;     /* with forces or stress: (H, E, 3) ∂E_h/∂r_e over the
+					edges of mlip_model_env(m), else NULL */
 };
 
 struct mlip_model_work; /* buffers of the last forward (model.c) */
@@ -174,6 +176,22 @@ int mlip_model_forward(struct mlip_model *m, const struct mlip_batch *b, unsigne
  */
 int mlip_model_backward(struct mlip_model *m, const struct mlip_batch *b, const double *dE,
 			const double *dF, const double *dS, struct mlip_err *err);
+
+/*
+ * Atoms given by their environments instead of a batch (an MD code's
+ * neighbour lists): fill the model's own environment (mlip_model_env; grow
+ * it with mlip_env_reserve) with one system (n_systems 1, system[] 0):
+ * species (model element indices) of all n_atoms atoms, n_centres, first[]
+ * (n_atoms + 1 entries; no edges for atoms past n_centres), nbr and r of
+ * the edges within the cutoff, n_edges, max_nb, and volume[0] (0: no
+ * stress; else the stress is Σ r ⊗ ∂E/∂r / volume). Then
+ * mlip_model_forward_env evaluates it as mlip_model_forward would a batch
+ * with those edges: energies and atomic energies of the centres, forces on
+ * every atom, ghosts included, and edge_grad. Not for training (MLIP_EINVAL).
+ */
+struct mlip_env *mlip_model_env(struct mlip_model *m);
+int mlip_model_forward_env(struct mlip_model *m, unsigned flags, struct mlip_model_out *out,
+			   struct mlip_err *err);
 
 /*
  * Kept geometry. The neighbour environment, the edges' sincos/exp cache and

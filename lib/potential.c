@@ -1,91 +1,17 @@
 /*
  * potential.c - config -> model + tasks, and the inference checkpoint.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include "potential.h"
+#include "modelfile.h"
 #include "ckpt.h"
 #include "runckpt.h"
 #include "banned.h"
-
-int mlip_potential_model_config(const struct mlip_config_model *cm,
-				struct mlip_model_config *mc, struct mlip_sf **sf,
-				struct mlip_err *err)
-{
-	mlip_model_config_init(mc);
-	*sf = NULL;
-	if (cm->init_from)
-		return mlip_err_set(err, MLIP_EINVAL, "model.init_from must be resolved before building");
-	if (cm->n_elements > MLIP_MAX_ELEMENTS)
-		return mlip_err_set(err, MLIP_EINVAL, "model.elements: at most %d elements",
-				    MLIP_MAX_ELEMENTS);
-	if (cm->n_hidden > MLIP_MAX_HIDDEN)
-		return mlip_err_set(err, MLIP_EINVAL, "model.hidden: at most %d layers", MLIP_MAX_HIDDEN);
-	if (cm->n_heads > MLIP_MAX_HEADS)
-		return mlip_err_set(err, MLIP_EINVAL, "model.heads: at most %d heads", MLIP_MAX_HEADS);
-	snprintf(mc->name, sizeof(mc->name), "%s", cm->name ? cm->name : "bpnn");
-	mc->cutoff = cm->cutoff;
-	mc->n_elements = cm->n_elements;
-	for (size_t k = 0; k < cm->n_elements; k++)
-		mc->elements[k] = cm->elements[k];
-	mc->n_hidden = cm->n_hidden;
-	for (size_t k = 0; k < cm->n_hidden; k++)
-		mc->hidden[k] = (size_t)cm->hidden[k];
-	mc->activation = cm->activation == MLIP_CFG_SILU ? MLIP_ACT_SILU
-		       : cm->activation == MLIP_CFG_SOFTPLUS ? MLIP_ACT_SOFTPLUS : MLIP_ACT_TANH;
-	mc->n_heads = cm->n_heads;
-	for (size_t k = 0; k < cm->n_heads; k++) {
-		if (strlen(cm->heads[k]) >= MLIP_NAME_MAX)
-			return mlip_err_set(err, MLIP_EINVAL, "head name '%s' is too long", cm->heads[k]);
-		snprintf(mc->heads[k], MLIP_NAME_MAX, "%s", cm->heads[k]);
-	}
-	mc->seed = cm->seed;
-	mc->precision = cm->precision == MLIP_CFG_FLOAT32 ? MLIP_FLOAT32 : MLIP_FLOAT64;
-	if (cm->n_descriptors) {
-		/* The config's list applies to every central element. */
-		size_t n = cm->n_descriptors * cm->n_elements;
-		struct mlip_sf *list = calloc(n, sizeof(*list));
-		if (!list)
-			return mlip_err_set(err, MLIP_ENOMEM, "out of memory");
-		for (size_t e = 0; e < cm->n_elements; e++)
-			for (size_t k = 0; k < cm->n_descriptors; k++) {
-				const struct mlip_config_descriptor *d = &cm->descriptors[k];
-				struct mlip_sf *s = &list[e * cm->n_descriptors + k];
-				s->kind = d->kind == MLIP_CFG_G2 ? MLIP_SF_G2 : d->kind == MLIP_CFG_G3 ? MLIP_SF_G3
-												    : MLIP_SF_G9;
-				s->z = cm->elements[e];
-				s->z1 = d->elements[0];
-				s->z2 = s->kind == MLIP_SF_G2 ? 0 : d->elements[1];
-				s->eta = d->eta;
-				s->rs = d->rs;
-				s->lambda = s->kind == MLIP_SF_G2 ? 0 : d->lambda;
-				s->zeta = s->kind == MLIP_SF_G2 ? 0 : d->zeta;
-				s->rc = d->cutoff > 0 ? d->cutoff : cm->cutoff;
-			}
-		*sf = list;
-		mc->sf = list;
-		mc->n_sf = n;
-	} else if (cm->angular_shells > 0) {
-		/* the default set and its shells, made here so that the model keeps one list */
-		struct mlip_sf *list = NULL;
-		size_t n = 0;
-		int rc = mlip_descriptor_default(&list, &n, cm->elements, cm->n_elements, cm->cutoff, err);
-		if (!rc)
-			rc = mlip_descriptor_angular_shells(&list, &n, cm->elements, cm->n_elements,
-							    cm->cutoff, (size_t)cm->angular_shells, err);
-		if (rc) {
-			free(list);
-			return rc;
-		}
-		*sf = list;
-		mc->sf = list;
-		mc->n_sf = n;
-	}
-	return MLIP_OK;
-}
 
 void mlip_potential_release(struct mlip_potential *p)
 {
@@ -157,6 +83,26 @@ static json_t *tensors_json(const struct mlip_tensors *t)
 	return a;
 }
 
+/* Each head's map to physical units, for readers without the normalizer plugins. */
+static json_t *heads_json(const struct mlip_tasks *t)
+{
+	json_t *a = json_array();
+	for (size_t h = 0; h < t->n_heads; h++) {
+		const struct mlip_head *head = &t->heads[h];
+		json_t *refs = json_null();
+		if (head->has_elref) {
+			refs = json_object();
+			for (int z = 1; z <= MLIP_MAX_Z; z++)
+				if (head->elref[z] != 0)
+					json_object_set_new(refs, mlip_element_symbol(z), json_real(head->elref[z]));
+		}
+		json_array_append_new(a, json_pack("{s:s,s:f,s:f,s:o}", "name", head->name, "scale",
+						   head->scale, "shift", head->shift,
+						   "element_references", refs));
+	}
+	return a;
+}
+
 int mlip_potential_save(const struct mlip_potential *p, const char *path, const double *raw,
 			const double *ema, int ema_primary, struct mlip_err *err)
 {
@@ -183,11 +129,11 @@ int mlip_potential_save(const struct mlip_potential *p, const char *path, const 
 		json_array_append_new(blobs, json_string("ema"));
 		order[nb++] = ema;
 	}
-	json_t *root = json_pack("{s:s,s:i,s:s,s:s,s:o,s:I,s:o,s:o,s:o}", "format", "mlip-model",
+	json_t *root = json_pack("{s:s,s:i,s:s,s:s,s:o,s:I,s:o,s:o,s:o,s:o}", "format", "mlip-model",
 				 "version", 1, "mlip", MLIP_VERSION, "config", config, "descriptors",
 				 descriptors_json(p->model), "n_params", (json_int_t)p->model->n_params,
 				 "tensors", tensors_json(&p->model->tensors), "tasks_state",
-				 json_loads(state, 0, &jerr), "blobs", blobs);
+				 json_loads(state, 0, &jerr), "heads", heads_json(&p->tasks), "blobs", blobs);
 	free(config);
 	free(state);
 	char *text = root ? json_dumps(root, JSON_INDENT(1) | JSON_REAL_PRECISION(17)) : NULL;
@@ -199,119 +145,22 @@ int mlip_potential_save(const struct mlip_potential *p, const char *path, const 
 	return rc;
 }
 
-static int check_tensors(const struct mlip_tensors *t, json_t *a, const char *path,
-			 struct mlip_err *err)
-{
-	if (!json_is_array(a) || json_array_size(a) != t->n)
-		return mlip_err_set(err, MLIP_EDATA,
-				    "%s: the checkpoint has %zu tensors, the model its config builds has %zu",
-				    path, json_is_array(a) ? json_array_size(a) : 0, t->n);
-	for (size_t k = 0; k < t->n; k++) {
-		json_t *x = json_array_get(a, k);
-		const char *name = json_string_value(json_object_get(x, "name"));
-		json_int_t off = json_integer_value(json_object_get(x, "offset"));
-		json_int_t cnt = json_integer_value(json_object_get(x, "count"));
-		if (!name || strcmp(name, t->t[k].name) != 0 || (size_t)off != t->t[k].offset ||
-		    (size_t)cnt != t->t[k].count)
-			return mlip_err_set(err, MLIP_EDATA,
-					    "%s: tensor %zu is '%s' (%lld values at %lld); the model expects "
-					    "'%s' (%zu at %zu)", path, k + 1, name ? name : "?",
-					    (long long)cnt, (long long)off, t->t[k].name, t->t[k].count,
-					    t->t[k].offset);
-	}
-	return MLIP_OK;
-}
-
-static int read_descriptors(json_t *a, struct mlip_sf **out, size_t *n, const char *path,
-			    struct mlip_err *err)
-{
-	if (!json_is_array(a) || json_array_size(a) == 0)
-		return mlip_err_set(err, MLIP_EDATA, "%s: no descriptor list", path);
-	*n = json_array_size(a);
-	struct mlip_sf *sf = calloc(*n, sizeof(*sf));
-	if (!sf)
-		return mlip_err_set(err, MLIP_ENOMEM, "out of memory");
-	for (size_t k = 0; k < *n; k++) {
-		json_t *d = json_array_get(a, k);
-		int kind, z, z1, z2;
-		double eta, rs, lambda, zeta, rc;
-		if (json_unpack(d, "{s:i,s:i,s:i,s:i,s:F,s:F,s:F,s:F,s:F}", "kind", &kind, "z", &z, "z1", &z1,
-				"z2", &z2, "eta", &eta, "rs", &rs, "lambda", &lambda, "zeta", &zeta, "rc",
-				&rc)) {
-			free(sf);
-			return mlip_err_set(err, MLIP_EDATA, "%s: descriptor %zu is malformed", path, k + 1);
-		}
-		sf[k] = (struct mlip_sf){ .kind = kind, .z = z, .z1 = z1, .z2 = z2, .eta = eta, .rs = rs,
-					  .lambda = lambda, .zeta = zeta, .rc = rc };
-	}
-	*out = sf;
-	return MLIP_OK;
-}
-
 int mlip_potential_load(struct mlip_potential *p, const char *path, struct mlip_plugins *reg,
 			enum mlip_weights which, struct mlip_err *err)
 {
 	struct mlip_ckpt c;
-	json_error_t jerr;
 	json_t *root = NULL;
 	struct mlip_sf *sf = NULL;
 	size_t n_sf = 0;
 	int rc;
 	memset(p, 0, sizeof(*p));
 	mlip_ckpt_init(&c);
-	if ((rc = mlip_ckpt_read(path, &c, err)))
-		return rc;
-	root = json_loads(c.json, 0, &jerr);
-	const char *format = json_string_value(json_object_get(root, "format"));
-	const char *config = json_string_value(json_object_get(root, "config"));
-	if (!root || !format || strcmp(format, "mlip-model") != 0 || !config) {
-		rc = mlip_err_set(err, MLIP_EDATA,
-				  "%s: not an inference checkpoint (a training state file? convert "
-				  "it with mlip-ckpt-convert)", path);
+	if ((rc = mlip_modelfile_open(path, &c, &root, &p->cfg, &sf, &n_sf, err)) ||
+	    (rc = build(p, sf, n_sf, reg, err)) ||
+	    (rc = mlip_modelfile_weights(p->model, root, &c, which, &p->raw, &p->ema, path, err)))
 		goto fail;
-	}
-	if ((rc = mlip_config_load_string(config, strlen(config), path, NULL, 0, &p->cfg, err)))
-		goto fail;
-	if ((rc = read_descriptors(json_object_get(root, "descriptors"), &sf, &n_sf, path, err)))
-		goto fail;
-	if ((rc = build(p, sf, n_sf, reg, err)))
-		goto fail;
-	if ((rc = check_tensors(&p->model->tensors, json_object_get(root, "tensors"), path, err)))
-		goto fail;
-	if (c.blob_count != p->model->n_params) {
-		rc = mlip_err_set(err, MLIP_EDATA, "%s: %zu weights per blob, the model has %zu", path,
-				  c.blob_count, p->model->n_params);
-		goto fail;
-	}
-	json_t *blobs = json_object_get(root, "blobs");
-	for (size_t k = 0; k < json_array_size(blobs) && k < c.n_blobs; k++) {
-		const char *name = json_string_value(json_array_get(blobs, k));
-		double **dst = name && !strcmp(name, "raw") ? &p->raw : name && !strcmp(name, "ema") ? &p->ema : NULL;
-		if (!dst)
-			continue;
-		if (!(*dst = malloc(c.blob_count * sizeof(double)))) {
-			rc = mlip_err_set(err, MLIP_ENOMEM, "out of memory");
-			goto fail;
-		}
-		memcpy(*dst, c.blobs + k * c.blob_count, c.blob_count * sizeof(double));
-	}
 	p->has_raw = p->raw != NULL;
 	p->has_ema = p->ema != NULL;
-	const double *use = NULL;
-	const char *first = json_string_value(json_array_get(blobs, 0));
-	if (which == MLIP_WEIGHTS_RAW)
-		use = p->raw;
-	else if (which == MLIP_WEIGHTS_EMA)
-		use = p->ema;
-	else
-		use = first && !strcmp(first, "ema") ? p->ema : p->raw;
-	if (!use) {
-		rc = mlip_err_set(err, MLIP_EDATA, "%s: has no %s weights", path,
-				  which == MLIP_WEIGHTS_EMA ? "EMA" : "raw");
-		goto fail;
-	}
-	for (size_t k = 0; k < p->model->n_params; k++)
-		p->model->params[k] = (mlip_real)use[k];
 	char *state = json_dumps(json_object_get(root, "tasks_state"), JSON_COMPACT | JSON_REAL_PRECISION(17));
 	rc = state ? mlip_tasks_state_from_json(&p->tasks, reg, state, err)
 		   : mlip_err_set(err, MLIP_EDATA, "%s: no task state", path);

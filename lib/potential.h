@@ -11,6 +11,7 @@
  *                     "lambda": ..., "zeta": ..., "rc": ...}, ...],
  *    "n_params": N, "tensors": [{"name", "shape", "offset", "count", "flags"}, ...],
  *    "tasks_state": {...mlip_tasks_state_to_json...},
+ *    "heads": [{"name", "scale", "shift", "element_references": {"Si": ...} | null}, ...],
  *    "blobs": ["ema", "raw"]  (or ["raw"], or ["raw", "ema"] with raw primary)}
  * followed by the blobs in that order; the first is the primary weights
  * (what predictions use). A checkpoint without EMA holds only "raw".
@@ -23,6 +24,7 @@
 #include "config.h"
 #include "error.h"
 #include "model.h"
+#include "modelfile.h"
 #include "plugin.h"
 #include "tasks.h"
 
@@ -33,15 +35,6 @@ struct mlip_potential {
 	int has_raw, has_ema;      /* which blobs a loaded checkpoint held */
 	double *raw, *ema;         /* (n_params) copies of the loaded blobs, or NULL */
 };
-
-/*
- * The model configuration of a config's `model:` section. Explicit
- * descriptors are expanded for every central element (*sf, malloc'd, the
- * caller frees); NULL and 0 mean the model's default set.
- */
-int mlip_potential_model_config(const struct mlip_config_model *cm,
-				struct mlip_model_config *mc, struct mlip_sf **sf,
-				struct mlip_err *err);
 
 /*
  * Build a fresh potential from cfg (taken over: cfg is zeroed): the model
@@ -58,8 +51,6 @@ void mlip_potential_release(struct mlip_potential *p);
  */
 int mlip_potential_save(const struct mlip_potential *p, const char *path, const double *raw,
 			const double *ema, int ema_primary, struct mlip_err *err);
-
-enum mlip_weights { MLIP_WEIGHTS_PRIMARY, MLIP_WEIGHTS_RAW, MLIP_WEIGHTS_EMA };
 
 /*
  * Load an inference checkpoint and put the chosen weights into the model

@@ -21,6 +21,8 @@
 # tasks, backward, gradient sum over ranks, AdamW) timed alone, in the precision
 # of its config.
 set -eu
+MPIEXEC=mpiexec.mpich
+command -v "$MPIEXEC" >/dev/null 2>&1 || MPIEXEC=mpiexec
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 : "${MLIP_MLEARN_DIR:=$top/../shared/data/mlearn}"
@@ -79,7 +81,7 @@ mlip_train_rate() { # RANKS PRECISION
 			mlip-train -q -c "$W/cfg.yaml" -o "$W/run" --set schedule.epochs=3 --set train.print_every=$p \
 				--set model.precision="$2"
 		else
-			mpiexec -n "$r" mlip-train -q -c "$W/cfg.yaml" -o "$W/run" --set schedule.epochs=3 \
+			$MPIEXEC -n "$r" mlip-train -q -c "$W/cfg.yaml" -o "$W/run" --set schedule.epochs=3 \
 				--set train.print_every=$p --set model.precision="$2"
 		fi | $PY -c '
 import json, sys
@@ -93,7 +95,7 @@ print(len(rows) / sum(1 / a for a in rows))'
 mlip_step_rate() { # CONFIG RANKS
 	p=$(( (nb + $2 - 1) / $2 ))
 	for k in $(seq "$REPEATS"); do
-		if [ "$2" = 1 ]; then "$W/mlip_step" "$1" $p $((2 * p)); else mpiexec -n "$2" "$W/mlip_step" "$1" $p $((2 * p)); fi
+		if [ "$2" = 1 ]; then "$W/mlip_step" "$1" $p $((2 * p)); else $MPIEXEC -n "$2" "$W/mlip_step" "$1" $p $((2 * p)); fi
 	done > "$W/step.jsonl"
 	$PY -c '
 import json, sys

@@ -23,7 +23,10 @@ mlip-collate -c 5.5 -d si -o "$out/test.mlb" "$data/si-test.json"
 
 echo
 echo "-- 2. train ($cfg) on $ranks MPI ranks; metrics as JSON Lines in $out/metrics.jsonl"
-run() { if [ "$ranks" -gt 1 ] && command -v mpiexec >/dev/null 2>&1; then mpiexec -n "$ranks" "$@"; else "$@"; fi; }
+# MPICH's own launcher: on Debian, installing Open MPI (lammps pulls it in) takes over `mpiexec`.
+mpiexec=mpiexec.mpich
+command -v "$mpiexec" >/dev/null 2>&1 || mpiexec=mpiexec
+run() { if [ "$ranks" -gt 1 ] && command -v "$mpiexec" >/dev/null 2>&1; then "$mpiexec" -n "$ranks" "$@"; else "$@"; fi; }
 start=$(date +%s)
 run mlip-train -c "$cfg" -o "$out/run" --set "data.train=[$out/train.mlb]" --set "data.val=[$out/val.mlb]" \
 	> "$out/metrics.jsonl"

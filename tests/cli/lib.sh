@@ -70,3 +70,35 @@ rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 rows = [r for r in rows if r["type"] == sys.argv[2]]
 print(repr(rows[-1][sys.argv[3]]))' "$1" "$2" "$3"
 }
+
+# The MPI launcher of the toolkit's own MPI (MPICH). Debian's lammps pulls in
+# Open MPI, whose package takes over the plain `mpiexec`; MPICH's launcher
+# keeps its own name.
+if [ -z "${MPIEXEC:-}" ]; then
+	if command -v mpiexec.mpich >/dev/null 2>&1; then MPIEXEC=mpiexec.mpich; else MPIEXEC=mpiexec; fi
+fi
+
+# si_model DIR: a small but physically sensible silicon model trained on the
+# bundled share/demo/si-train.json (cutoff 5.0 Å, 12-12 network, AdamW then
+# L-BFGS; a few seconds): DIR/run/inference_ckpt.mlip, and DIR/test.mlb, the
+# bundled held-out structures collated at its cutoff.
+si_model() {
+	mlip-collate -q -c 5.0 -d si -b 4 --split 0.9 --seed 1 -o "$1/train.mlb" -o "$1/val.mlb" \
+		"$MLIP_TOP/share/demo/si-train.json" || die "si_model: collate failed"
+	mlip-collate -q -c 5.0 -d si -o "$1/test.mlb" "$MLIP_TOP/share/demo/si-test.json" ||
+		die "si_model: collate failed"
+	cat > "$1/model.yaml" <<CFG
+seed: 1
+data: {train: [$1/train.mlb], val: [$1/val.mlb]}
+model: {cutoff: 5.0, elements: [Si], hidden: [12, 12]}
+tasks:
+  - {name: energy, property: energy, datasets: [si], loss: {name: per_atom_mse, coefficient: 20},
+     normalizer: rmsd, element_references: fit, metrics: [mae, per_atom_mae]}
+  - {name: forces, property: forces, datasets: [si], loss: mse, metrics: [mae]}
+  - {name: stress, property: stress, datasets: [si], loss: mse, metrics: [mae]}
+optim: {lr: 0.01, lbfgs: {steps: 60}}
+schedule: {epochs: 20, warmup_epochs: 1, lr_min_factor: 0.01}
+train: {ema_decay: 0.99, print_every: 1000}
+CFG
+	mlip-train -q -c "$1/model.yaml" -o "$1/run" > "$1/train.jsonl" || die "si_model: training failed"
+}

@@ -15,9 +15,9 @@ si_config "$TMPD/c2.yaml" "$TMPD/two.mlb" "$TMPD/val.mlb"
 sets="--set schedule.epochs=6 --set train.checkpoint_every=3"
 expect_status 0 mlip-train -q -c "$TMPD/c1.yaml" -o "$TMPD/w1" $sets
 cp "$TMPD/out" "$TMPD/w1.jsonl"
-expect_status 0 timeout 120 mpiexec -n 2 mlip-train -q -c "$TMPD/c2.yaml" -o "$TMPD/ddp" $sets
+expect_status 0 timeout 120 $MPIEXEC -n 2 mlip-train -q -c "$TMPD/c2.yaml" -o "$TMPD/ddp" $sets
 cp "$TMPD/out" "$TMPD/ddp.jsonl"
-expect_status 0 timeout 120 mpiexec -n 2 mlip-train -q -c "$TMPD/c2.yaml" -o "$TMPD/sh" $sets \
+expect_status 0 timeout 120 $MPIEXEC -n 2 mlip-train -q -c "$TMPD/c2.yaml" -o "$TMPD/sh" $sets \
 	--set train.strategy=sharded
 cp "$TMPD/out" "$TMPD/sh.jsonl"
 $PY - "$TMPD/w1.jsonl" "$TMPD/ddp.jsonl" "$TMPD/sh.jsonl" <<'PYEOF' || exit 1
@@ -54,13 +54,13 @@ done
 # a world of 2 resumes a world of 2 bit for bit
 mkdir -p "$TMPD/res/checkpoints"
 cp -r "$TMPD/sh/checkpoints/step_6" "$TMPD/res/checkpoints/"
-expect_status 0 timeout 120 mpiexec -n 2 mlip-train -q --resume "$TMPD/res/checkpoints/step_6"
+expect_status 0 timeout 120 $MPIEXEC -n 2 mlip-train -q --resume "$TMPD/res/checkpoints/step_6"
 for r in 0 1; do
 	cmp -s "$TMPD/sh/checkpoints/final/state.$r.mlip" "$TMPD/res/checkpoints/final/state.$r.mlip" \
 		|| die "sharded resume differs on rank $r"
 done
 # an error on one rank stops both, with the message, no hang
-expect_status 4 timeout 60 mpiexec -n 2 mlip-train -q -c "$TMPD/c2.yaml" -o "$TMPD/err" \
+expect_status 4 timeout 60 $MPIEXEC -n 2 mlip-train -q -c "$TMPD/c2.yaml" -o "$TMPD/err" \
 	--set data.train=["$TMPD/missing.mlb"]
 expect_err "missing.mlb"
 # train -> convert -> eval: the three runs' models give the same metrics (1e-10)

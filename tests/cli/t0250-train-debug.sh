@@ -3,7 +3,7 @@
 . tests/cli/lib.sh
 si_streams "$TMPD"
 si_config "$TMPD/cfg.yaml" "$TMPD/train.mlb" "$TMPD/val.mlb"
-expect_status 0 timeout 120 mpiexec -n 2 mlip-train -q -c "$TMPD/cfg.yaml" -o "$TMPD/run" \
+expect_status 0 timeout 120 $MPIEXEC -n 2 mlip-train -q -c "$TMPD/cfg.yaml" -o "$TMPD/run" \
 	--set train.debug_checksums=true --set schedule.epochs=2
 for r in 0 1; do
 	f="$TMPD/run/debug/checksums.rank$r.jsonl"

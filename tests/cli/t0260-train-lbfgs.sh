@@ -98,7 +98,7 @@ mpisets="--set schedule.epochs=2 --set optim.lbfgs.steps=6"
 expect_status 0 mlip-train -q -c "$TMPD/c1.yaml" -o "$TMPD/w1" $mpisets
 cp "$TMPD/out" "$TMPD/w1.jsonl"
 for strategy in ddp sharded; do
-	expect_status 0 timeout 120 mpiexec -n 2 mlip-train -q -c "$TMPD/c2.yaml" -o "$TMPD/$strategy" \
+	expect_status 0 timeout 120 $MPIEXEC -n 2 mlip-train -q -c "$TMPD/c2.yaml" -o "$TMPD/$strategy" \
 		$mpisets --set train.strategy=$strategy
 	cp "$TMPD/out" "$TMPD/$strategy.jsonl"
 done

@@ -2,7 +2,7 @@
 # (apart from atoms_per_s and timestamp), per-structure lines and predictions
 # in input order, one history line, statuses and messages once.
 . tests/cli/lib.sh
-command -v mpiexec >/dev/null 2>&1 || die "mpiexec is missing (make deps installs mpich)"
+command -v "$MPIEXEC" >/dev/null 2>&1 || die "$MPIEXEC is missing (make deps installs mpich)"
 D="$TMPD"
 mlip-collate -q -c 5.0 -d si -b 4 --split 0.9 --seed 1 -o "$D/train.mlb" -o "$D/val.mlb" share/demo/si-train.json || die "collate"
 cat > "$D/cfg.yaml" <<CFG
@@ -18,7 +18,7 @@ schedule: {epochs: 1}
 CFG
 mlip-train -q -c "$D/cfg.yaml" -o "$D/run" > /dev/null || die "training failed"
 M="$D/run/inference_ckpt.mlip"
-mpi() { n=$1; shift; timeout 120 mpiexec -n "$n" "$@"; }
+mpi() { n=$1; shift; timeout 120 $MPIEXEC -n "$n" "$@"; }
 # 16 + 2 batches of streams and 4 collated from JSON: every rank gets several
 in="$D/train.mlb $D/val.mlb share/demo/si-test.json"
 mlip-eval -d si --per-structure -p "$D/p1.xyz" "$M" $in > "$D/o1.txt" || die "one process"
