@@ -21,6 +21,7 @@
 
 #include "mlip.h"
 #include "batch.h"
+#include "elements.h"
 #include "model.h"
 #include "modelfile.h"
 #include "structure.h"
@@ -62,6 +63,26 @@ static int fail_with(mlip_calculator *c, int code, const char *fmt, ...)
 	vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
 	va_end(ap);
 	return code;
+}
+
+/* Element z of the particle or atom at index i (from 0) is not one of the model's. */
+static int unknown_element(mlip_calculator *c, const char *what, size_t i, int z)
+{
+	const struct mlip_model_config *mc = &c->model->config;
+	char list[160] = "";
+	size_t used = 0;
+	for (size_t k = 0; k < mc->n_elements; k++) {
+		int w = snprintf(list + used, sizeof(list) - used, "%s%s", k ? ", " : "",
+				 mlip_element_symbol(mc->elements[k]));
+		if (w > 0 && used + (size_t)w < sizeof(list))
+			used += (size_t)w;
+	}
+	const char *sym = z >= 1 && z <= MLIP_MAX_Z ? mlip_element_symbol(z) : NULL;
+	if (!sym)
+		return fail_with(c, MLIP_EDATA, "%s index %zu: atomic number %d is not an element "
+				 "(the model's elements: %s)", what, i, z, list);
+	return fail_with(c, MLIP_EDATA, "%s index %zu: element '%s' (Z = %d) is not in the model "
+			 "(its elements: %s)", what, i, sym, z, list);
 }
 
 int mlip_open(const char *path, mlip_calculator **out, char *msg, size_t msg_size)
@@ -207,6 +228,10 @@ int mlip_compute(mlip_calculator *c, size_t n, const int *numbers, const double 
 	}
 	if (periodic && !cell)
 		return fail_with(c, MLIP_EINVAL, "mlip_compute: a periodic structure needs a cell");
+	const struct mlip_descriptor *d = &c->model->desc;
+	for (size_t i = 0; i < n; i++)
+		if (numbers[i] < 1 || numbers[i] > MLIP_MAX_Z || d->species[numbers[i]] < 0)
+			return unknown_element(c, "atom", i, numbers[i]);
 	struct mlip_structure *s = &c->s;
 	if (s->natoms != n && (rc = mlip_structure_alloc(s, n, &err)))
 		return fail(c, &err);
@@ -219,8 +244,13 @@ int mlip_compute(mlip_calculator *c, size_t n, const int *numbers, const double 
 		s->pbc[k] = (uint8_t)pbc[k];
 	s->has = 0;
 	const struct mlip_structure *list[1] = { s };
-	if ((rc = mlip_batch_collate(&c->batch, list, 1, c->model->config.cutoff, 0, NULL, &err)))
-		return fail(c, &err);
+	if ((rc = mlip_batch_collate(&c->batch, list, 1, c->model->config.cutoff, 0, NULL, &err))) {
+		/* the collate messages speak of "structure 1" and number atoms from 1 */
+		const char *m = err.msg, *p = "structure 1: ";
+		if (!strncmp(m, p, strlen(p)))
+			m += strlen(p);
+		return fail_with(c, rc, "%s%s", m, strstr(m, "atom") ? " (atoms numbered from 1)" : "");
+	}
 	unsigned flags = MLIP_MODEL_ATOMIC;
 	if (forces || virial || stress)
 		flags |= MLIP_MODEL_FORCES | MLIP_MODEL_STRESS;
@@ -292,7 +322,7 @@ int mlip_compute_neighbors(mlip_calculator *c, size_t n_all, const int *numbers,
 	for (size_t i = 0; i < n_all; i++)
 		if (contributing[i]) {
 			if (n_neighbors[i] < 0 || (n_neighbors[i] > 0 && !neighbors[i]))
-				return fail_with(c, MLIP_EINVAL, "particle %zu: a neighbour list of %d entries "
+				return fail_with(c, MLIP_EINVAL, "particle index %zu: a neighbour list of %d entries "
 						 "at %p", i, n_neighbors[i], (const void *)neighbors[i]);
 			c->new_index[i] = (int32_t)n_c;
 			c->order[n_c++] = i;
@@ -315,8 +345,7 @@ int mlip_compute_neighbors(mlip_calculator *c, size_t n_all, const int *numbers,
 		int z = numbers[i];
 		int sp = z >= 1 && z <= MLIP_MAX_Z ? d->species[z] : -1;
 		if (sp < 0)
-			return fail_with(c, MLIP_EDATA, "particle %zu: atomic number %d is not an element "
-					 "of the model", i, z);
+			return unknown_element(c, "particle", i, z);
 		env->species[k] = sp;
 		env->system[k] = 0;
 	}
@@ -329,14 +358,14 @@ int mlip_compute_neighbors(mlip_calculator *c, size_t n_all, const int *numbers,
 		for (int q = 0; q < n_neighbors[i]; q++) {
 			int j = neighbors[i][q];
 			if (j < 0 || (size_t)j >= n_all)
-				return fail_with(c, MLIP_EDATA, "particle %zu: neighbour %d is not one of the "
+				return fail_with(c, MLIP_EDATA, "particle index %zu: neighbour %d is not one of the "
 						 "%zu particles", i, j, n_all);
 			const double *xj = positions + 3 * (size_t)j;
 			double r[3] = { xj[0] - xi[0], xj[1] - xi[1], xj[2] - xi[2] };
 			double r2 = r[0] * r[0] + r[1] * r[1] + r[2] * r[2];
 			if (!(r2 < rc2) || r2 == 0) { /* beyond the cutoff, itself, or NaN */
 				if (isnan(r2))
-					return fail_with(c, MLIP_EDATA, "particle %zu or %d: position is not "
+					return fail_with(c, MLIP_EDATA, "particle index %zu or %d: position is not "
 							 "finite", i, j);
 				continue;
 			}

@@ -25,6 +25,9 @@
  * Errors: every fallible call returns 0 (MLIP_OK) or a negative status
  * below; the message of a handle's last failed call is mlip_errmsg(handle)
  * (mlip_open, which has no handle yet, writes it into a caller's buffer).
+ * Messages say "atom index 3" or "particle index 3" for C indices (from
+ * 0); messages about a whole structure's geometry number atoms from 1, as
+ * every mlip program does, and say so.
  *
  * Threads: one handle is used by one thread at a time; different handles
  * (even of the same file) may be used concurrently. A call may itself use
@@ -91,11 +94,13 @@ const char *mlip_errmsg(const mlip_calculator *c);
 /* The model's cutoff radius (Å): the neighbour lists it needs. */
 double mlip_cutoff(const mlip_calculator *c);
 
-/* Elements the model knows: their count, and atomic number k (0 <= k < count) in model order. */
+/* Elements the model knows: their count, and atomic number k (0 <= k < count) in model
+ * order; 0 for k out of range. */
 int mlip_n_elements(const mlip_calculator *c);
 int mlip_element(const mlip_calculator *c, int k);
 
-/* Output heads (several for multi-fidelity models): count and name of head k. */
+/* Output heads (several for multi-fidelity models): count and name of head k (NULL for k
+ * out of range). */
 int mlip_n_heads(const mlip_calculator *c);
 const char *mlip_head_name(const mlip_calculator *c, int k);
 
@@ -117,16 +122,19 @@ int mlip_set_threads(mlip_calculator *c, int n);
 double mlip_energy_shift(const mlip_calculator *c);
 
 /*
- * A whole structure: n atoms with atomic numbers numbers (n) and positions
- * (n, 3); cell (9) and pbc (3, 0 or 1 per cell vector) as in extxyz (cell
- * may be NULL when no axis is periodic). The library builds the neighbour
+ * A whole structure: n >= 1 atoms with atomic numbers numbers (n) and
+ * positions (n, 3); cell (9) and pbc (3, 0 or 1 per cell vector) as in
+ * extxyz. A structure with a periodic axis needs a non-singular cell (a
+ * slab's non-periodic vector must be given too, of any non-zero length
+ * out of the plane); cell may be NULL when no axis is periodic. The library builds the neighbour
  * list (lattice images included). Outputs, each NULL when not wanted:
  *   energy (1) eV; forces (n, 3) eV/Å; stress (9) eV/Å³ (zero for a
  *   finite system); virial (9) eV; atomic_energies (n) eV, which sum to
  *   energy less mlip_energy_shift.
  * The results equal mlip-eval's for the same structure. Errors:
  * MLIP_EDATA for an element the model does not know, atoms on top of each
- * other, a singular cell, non-finite input (naming the atom); MLIP_EINVAL.
+ * other, a singular cell, non-finite input (naming the atom); MLIP_EINVAL
+ * for n = 0, NULL inputs or pbc values other than 0 and 1.
  */
 int mlip_compute(mlip_calculator *c, size_t n, const int *numbers, const double *positions,
 		 const double *cell, const int *pbc, double *energy, double *forces,

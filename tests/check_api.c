@@ -442,12 +442,15 @@ START_TEST(test_errors)
 	s.numbers[4] = 6;
 	double e;
 	ck_assert_int_eq(compute(&s, &e, NULL, NULL, NULL, NULL), MLIP_EDATA);
-	ck_assert_msg(strstr(mlip_errmsg(calc), "'C' is not in the model"), "%s", mlip_errmsg(calc));
+	ck_assert_msg(strstr(mlip_errmsg(calc), "atom index 4: element 'C' (Z = 6) is not in the model "
+			     "(its elements: Li, Si)"), "%s", mlip_errmsg(calc));
 	s.numbers[4] = 14;
 	s.positions[3] = s.positions[0]; /* two atoms on top of each other */
 	s.positions[4] = s.positions[1];
 	s.positions[5] = s.positions[2];
 	ck_assert_int_eq(compute(&s, &e, NULL, NULL, NULL, NULL), MLIP_EDATA);
+	ck_assert_msg(!strcmp(mlip_errmsg(calc), "atoms 1 and 2 are at the same position (atoms numbered "
+			      "from 1)"), "%s", mlip_errmsg(calc));
 	int pbc_bad[3] = { 1, 2, 1 }, z[1] = { 14 };
 	double x[3] = { 0, 0, 0 };
 	ck_assert_int_eq(mlip_compute(calc, 1, z, x, s.cell, pbc_bad, &e, NULL, NULL, NULL, NULL),
@@ -466,13 +469,13 @@ START_TEST(test_errors)
 	double xx[6] = { 0, 0, 0, 1.5, 0, 0 };
 	ck_assert_int_eq(mlip_compute_neighbors(calc, 2, zz, xx, con, nb, cnt, &e, NULL, NULL, NULL, NULL),
 			 MLIP_EDATA);
-	ck_assert_msg(strstr(mlip_errmsg(calc), "neighbour 5 is not one of the 2 particles"), "%s",
+	ck_assert_msg(strstr(mlip_errmsg(calc), "particle index 0: neighbour 5 is not one of the 2 particles"), "%s",
 		      mlip_errmsg(calc));
 	bad[0] = 1;
 	zz[1] = 79;
 	ck_assert_int_eq(mlip_compute_neighbors(calc, 2, zz, xx, con, nb, cnt, &e, NULL, NULL, NULL, NULL),
 			 MLIP_EDATA);
-	ck_assert_msg(strstr(mlip_errmsg(calc), "particle 1: atomic number 79"), "%s", mlip_errmsg(calc));
+	ck_assert_msg(strstr(mlip_errmsg(calc), "particle index 1: element 'Au' (Z = 79)"), "%s", mlip_errmsg(calc));
 	mlip_structure_release(&s);
 }
 END_TEST
