@@ -17,6 +17,7 @@
 #include "nlist.h"
 #include "potential.h"
 #include "geometry.h"
+#include "ghosts.h"
 #include "testutil.h"
 
 /* Two elements, cutoff 3 Å, a normalizer and fitted element references: every map in use. */
@@ -182,104 +183,6 @@ START_TEST(test_compute_equals_potential)
 }
 END_TEST
 
-/*
- * The ghost-atom form of a periodic structure, as an MD code builds it: the
- * structure's atoms (contributing) plus one ghost per lattice image that
- * some atom sees, with full neighbour lists (and a far ghost in every list,
- * which must be skipped). Particles are stored ghosts first so that the
- * order is not the contributing-first order the library uses inside.
- */
-struct ghosts {
-	size_t n_all, n;
-	int *numbers, *contributing, *n_nbr, **nbr;
-	double *pos;
-	size_t *home; /* particle -> atom of the structure */
-};
-
-static void ghosts_build(struct ghosts *g, const struct mlip_structure *s, double cutoff)
-{
-	struct mlip_err err = { 0 };
-	struct mlip_nlist nl;
-	mlip_nlist_init(&nl);
-	ck_assert_int_eq(mlip_nlist_build(&nl, s, cutoff, &err), 0);
-	size_t n = s->natoms, E = nl.n_edges, cap = n + E + 1;
-	size_t *slot = malloc(E * sizeof(size_t)); /* edge -> particle (before reordering) */
-	double *pos = malloc(3 * cap * sizeof(double));
-	size_t *home = malloc(cap * sizeof(size_t));
-	size_t m = n;
-	memcpy(pos, s->positions, 3 * n * sizeof(double));
-	for (size_t i = 0; i < n; i++)
-		home[i] = i;
-	for (size_t e = 0; e < E; e++) {
-		const int32_t *t = nl.shift + 3 * e;
-		size_t j = (size_t)nl.j[e];
-		if (!t[0] && !t[1] && !t[2]) {
-			slot[e] = j;
-			continue;
-		}
-		double r[3];
-		for (int x = 0; x < 3; x++)
-			r[x] = s->positions[3 * j + x] + t[0] * s->cell[x] + t[1] * s->cell[3 + x] +
-			       t[2] * s->cell[6 + x];
-		size_t q = n;
-		while (q < m && memcmp(pos + 3 * q, r, sizeof(r)) != 0)
-			q++;
-		if (q == m) {
-			memcpy(pos + 3 * m, r, sizeof(r));
-			home[m++] = j;
-		}
-		slot[e] = q;
-	}
-	/* the far ghost */
-	for (int x = 0; x < 3; x++)
-		pos[3 * m + x] = s->positions[x] + 50.0;
-	home[m++] = 0;
-	/* reorder: ghosts first, then the atoms */
-	size_t n_gh = m - n;
-	g->n_all = m;
-	g->n = n;
-	g->numbers = malloc(m * sizeof(int));
-	g->contributing = malloc(m * sizeof(int));
-	g->n_nbr = calloc(m, sizeof(int));
-	g->nbr = calloc(m, sizeof(int *));
-	g->pos = malloc(3 * m * sizeof(double));
-	g->home = malloc(m * sizeof(size_t));
-	size_t *to = malloc(m * sizeof(size_t));
-	for (size_t p = 0; p < m; p++)
-		to[p] = p < n ? n_gh + p : p - n;
-	for (size_t p = 0; p < m; p++) {
-		size_t q = to[p];
-		g->numbers[q] = s->numbers[home[p]];
-		g->contributing[q] = p < n;
-		memcpy(g->pos + 3 * q, pos + 3 * p, 3 * sizeof(double));
-		g->home[q] = home[p];
-	}
-	for (size_t i = 0; i < n; i++) {
-		size_t q = to[i], cnt = nl.first[i + 1] - nl.first[i];
-		g->nbr[q] = malloc((cnt + 1) * sizeof(int));
-		for (size_t e = nl.first[i]; e < nl.first[i + 1]; e++)
-			g->nbr[q][g->n_nbr[q]++] = (int)to[slot[e]];
-		g->nbr[q][g->n_nbr[q]++] = (int)to[m - 1];
-	}
-	free(to);
-	free(slot);
-	free(pos);
-	free(home);
-	mlip_nlist_release(&nl);
-}
-
-static void ghosts_free(struct ghosts *g)
-{
-	for (size_t p = 0; p < g->n_all; p++)
-		free(g->nbr[p]);
-	free(g->numbers);
-	free(g->contributing);
-	free(g->n_nbr);
-	free(g->nbr);
-	free(g->pos);
-	free(g->home);
-}
-
 static int compute_ghosts(const struct ghosts *g, double *e, double *f, double *vir, double *ae,
 			  double *av)
 {
@@ -295,7 +198,7 @@ START_TEST(test_neighbors_equal_compute)
 	size_t n = s.natoms;
 	double e, f[3 * 8], st[9], vir[9], ae[8];
 	ck_assert_int_eq(compute(&s, &e, f, st, vir, ae), 0);
-	ghosts_build(&g, &s, 3.0);
+	ck_assert_int_eq(ghosts_build(&g, &s, 3.0), 0);
 	ck_assert_uint_gt(g.n_all, 2 * n); /* images are really in play */
 	size_t m = g.n_all;
 	double eg, vg[9], *fg = malloc(3 * m * sizeof(double)), *aeg = malloc(m * sizeof(double));
