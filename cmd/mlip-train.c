@@ -26,18 +26,20 @@ static const char usage_text[] =
 	"  -o, --output RUN_DIR     run directory (default: run, or the resumed run's)\n"
 	"      --set KEY=VALUE      override a config key, e.g. --set optim.lr=1e-4\n"
 	"      --resume DIR         continue from a checkpoint directory\n"
+	"      --force              replace the run already in RUN_DIR (refused otherwise)\n"
 	"      --plugin-path DIR    search DIR for loss and normalizer plugins first\n"
 	"  -q, --quiet              no progress or information on stderr\n"
 	"  -h, --help               show this help and exit\n"
 	"  -V, --version            show the version and exit\n";
 
-enum { OPT_SET = 256, OPT_RESUME, OPT_PLUGIN_PATH };
+enum { OPT_SET = 256, OPT_RESUME, OPT_PLUGIN_PATH, OPT_FORCE };
 
 static const struct option longopts[] = {
 	{ "config", required_argument, NULL, 'c' },
 	{ "output", required_argument, NULL, 'o' },
 	{ "set", required_argument, NULL, OPT_SET },
 	{ "resume", required_argument, NULL, OPT_RESUME },
+	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "plugin-path", required_argument, NULL, OPT_PLUGIN_PATH },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -75,7 +77,7 @@ int main(int argc, char **argv)
 	const char *config = NULL, *out_dir = NULL, *resume = NULL;
 	const char **sets = calloc((size_t)argc + 1, sizeof(char *));
 	size_t n_sets = 0;
-	int quiet = 0, c, rc, status;
+	int quiet = 0, force = 0, c, rc, status;
 	struct mlip_err err = { 0 };
 	struct mlip_plugins reg;
 
@@ -91,6 +93,7 @@ int main(int argc, char **argv)
 			sets[n_sets++] = optarg;
 			break;
 		case OPT_RESUME: resume = optarg; break;
+		case OPT_FORCE: force = 1; break;
 		case OPT_PLUGIN_PATH:
 			if (mlip_plugins_add_dir(&reg, optarg, &err))
 				return cli_fail(&err);
@@ -135,7 +138,7 @@ int main(int argc, char **argv)
 		sigaction(SIGTERM, &sa, NULL);
 		struct mlip_train_opts opts = {
 			.run_dir = run_dir, .resume_dir = resume, .metrics = rank == 0 ? stdout : NULL,
-			.progress = !quiet, .stop = &stop_signal, .reg = &reg,
+			.progress = !quiet, .stop = &stop_signal, .reg = &reg, .force = force,
 		};
 		int stopped = 0;
 		rc = mlip_train_run(&cfg, &opts, &stopped, &err);

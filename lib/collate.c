@@ -16,6 +16,7 @@
 #include "collate.h"
 #include "batch.h"
 #include "extxyz.h"
+#include "jsonl.h"
 #include "log.h"
 #include "outfile.h"
 #include "rng.h"
@@ -352,70 +353,39 @@ done:
 	return rc;
 }
 
-static void json_reals(FILE *out, const double *x, size_t n)
-{
-	fputc('[', out);
-	for (size_t k = 0; k < n; k++)
-		fprintf(out, k ? ",%.17g" : "%.17g", x[k]);
-	fputc(']', out);
-}
-
-/* A JSON string with the escapes JSON requires. */
-static void json_string(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(out, "\\%c", *p);
-		else if (*p < 0x20)
-			fprintf(out, "\\u%04x", *p);
-		else
-			fputc(*p, out);
-	}
-	fputc('"', out);
-}
-
-static void dump_json(FILE *out, const struct mlip_batch *b, size_t k)
+/* Structure k of b as one JSON line (mlip-batch(5), DUMP). */
+static int dump_json(FILE *out, const struct mlip_batch *b, size_t k, struct mlip_err *err)
 {
 	size_t a0 = b->atom_start[k], n = b->natoms[k];
 	size_t e0 = b->edge_start[k], ne = b->nedges[k];
-	fputs("{\"sid\":", out);
-	json_string(out, b->id[k]);
-	fputs(",\"dataset\":", out);
-	json_string(out, b->dataset[k]);
-	fprintf(out, ",\"natoms\":%zu,\"numbers\":[", n);
-	for (size_t i = 0; i < n; i++)
-		fprintf(out, i ? ",%d" : "%d", (int)b->numbers[a0 + i]);
-	fputs("],\"positions\":", out);
-	json_reals(out, b->positions + 3 * a0, 3 * n);
-	fputs(",\"cell\":", out);
-	json_reals(out, b->cell + 9 * k, 9);
-	fprintf(out, ",\"pbc\":[%s,%s,%s]", b->pbc[3 * k] ? "true" : "false",
-		b->pbc[3 * k + 1] ? "true" : "false", b->pbc[3 * k + 2] ? "true" : "false");
-	fputs(",\"energy\":", out);
+	json_t *o = mlip_jsonl_new(NULL), *z = json_array(), *fixed = json_array(), *edges = json_array();
+	mlip_jsonl_str(o, "sid", b->id[k]);
+	mlip_jsonl_str(o, "dataset", b->dataset[k]);
+	mlip_jsonl_int(o, "natoms", (long long)n);
+	for (size_t i = 0; i < n; i++) {
+		json_array_append_new(z, json_integer(b->numbers[a0 + i]));
+		json_array_append_new(fixed, json_boolean(b->fixed[a0 + i]));
+	}
+	mlip_jsonl_set(o, "numbers", z);
+	mlip_jsonl_set(o, "positions", mlip_jsonl_reals(b->positions + 3 * a0, 3 * n));
+	mlip_jsonl_set(o, "cell", mlip_jsonl_reals(b->cell + 9 * k, 9));
+	mlip_jsonl_set(o, "pbc", json_pack("[bbb]", b->pbc[3 * k], b->pbc[3 * k + 1], b->pbc[3 * k + 2]));
 	if (b->has[k] & MLIP_HAS_ENERGY)
-		fprintf(out, "%.17g", b->energy[k]);
+		mlip_jsonl_real(o, "energy", b->energy[k]);
 	else
-		fputs("null", out);
-	fputs(",\"forces\":", out);
-	if (b->has[k] & MLIP_HAS_FORCES)
-		json_reals(out, b->forces + 3 * a0, 3 * n);
-	else
-		fputs("null", out);
-	fputs(",\"stress\":", out);
-	if (b->has[k] & MLIP_HAS_STRESS)
-		json_reals(out, b->stress + 9 * k, 9);
-	else
-		fputs("null", out);
-	fputs(",\"fixed\":[", out);
-	for (size_t i = 0; i < n; i++)
-		fprintf(out, i ? ",%s" : "%s", b->fixed[a0 + i] ? "true" : "false");
-	fputs("],\"edges\":[", out);
+		mlip_jsonl_null(o, "energy");
+	mlip_jsonl_set(o, "forces", b->has[k] & MLIP_HAS_FORCES ? mlip_jsonl_reals(b->forces + 3 * a0, 3 * n)
+							       : json_null());
+	mlip_jsonl_set(o, "stress", b->has[k] & MLIP_HAS_STRESS ? mlip_jsonl_reals(b->stress + 9 * k, 9)
+							       : json_null());
+	mlip_jsonl_set(o, "fixed", fixed);
 	for (size_t e = e0; e < e0 + ne; e++)
-		fprintf(out, "%s[%ld,%ld,%d,%d,%d]", e > e0 ? "," : "",
-			(long)(b->edge_i[e] - (long)a0), (long)(b->edge_j[e] - (long)a0),
-			b->edge_shift[3 * e], b->edge_shift[3 * e + 1], b->edge_shift[3 * e + 2]);
-	fputs("]}\n", out);
+		json_array_append_new(edges, json_pack("[IIiii]", (json_int_t)(b->edge_i[e] - (long)a0),
+						       (json_int_t)(b->edge_j[e] - (long)a0),
+						       b->edge_shift[3 * e], b->edge_shift[3 * e + 1],
+						       b->edge_shift[3 * e + 2]));
+	mlip_jsonl_set(o, "edges", edges);
+	return mlip_jsonl_write(out, o, err);
 }
 
 int mlip_dump_run(const char *const *inputs, size_t n_inputs, enum mlip_dump_format fmt,
@@ -436,7 +406,9 @@ int mlip_dump_run(const char *const *inputs, size_t n_inputs, enum mlip_dump_for
 			while ((rc = mlip_batch_read_next(&r, &b, err)) == 1) {
 				for (size_t sys = 0; sys < b.n_systems && rc == 1; sys++) {
 					if (fmt == MLIP_DUMP_JSON) {
-						dump_json(out, &b, sys);
+						int r2 = dump_json(out, &b, sys, err);
+						if (r2)
+							rc = r2;
 					} else {
 						int r2 = mlip_batch_get_structure(&b, sys, &s, err);
 						if (!r2)

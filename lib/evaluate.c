@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "evaluate.h"
+#include "jsonl.h"
 #include "ckpt.h"
 #include "collate.h"
 #include "dist.h"
@@ -184,41 +185,18 @@ int mlip_eval_reduce(struct mlip_eval *ev, struct mlip_err *err)
 	return MLIP_OK;
 }
 
-/* s with JSON string escapes, without the quotes. */
-static void put_escaped(FILE *f, const char *s)
+/* "<prefix><dataset>,<task>,<metric>" (jsonl.h escapes it when written) */
+static void metric_key(char *key, size_t size, const char *prefix, const char *dataset,
+		       const char *task, const char *metric)
 {
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fputc('\\', f), fputc(c, f);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
+	snprintf(key, size, "%s%s,%s,%s", prefix, dataset, task, metric);
 }
 
-static void put_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	put_escaped(f, s);
-	fputc('"', f);
-}
-
-/* ,"KEY":VALUE with fmt, or null when there is no (finite) value */
-static void put_value(FILE *f, const char *fmt, int have, double v)
-{
-	fputc(':', f);
-	if (have && isfinite(v))
-		fprintf(f, fmt, v);
-	else
-		fputs("null", f);
-}
-
-void mlip_eval_write_metrics(FILE *f, const struct mlip_eval *ev, const char *prefix)
+void mlip_eval_metrics_json(json_t *o, const struct mlip_eval *ev, const char *prefix)
 {
 	const struct mlip_metrics *m = &ev->metrics;
 	const struct mlip_tasks *t = ev->tasks;
+	char key[1024];
 	for (size_t d = 0; d < m->n_datasets; d++)
 		for (size_t k = 0; k < t->n_tasks; k++) {
 			const struct mlip_task *task = &t->tasks[k];
@@ -227,19 +205,13 @@ void mlip_eval_write_metrics(FILE *f, const struct mlip_eval *ev, const char *pr
 			for (size_t i = 0; i < task->n_metrics; i++) {
 				double v = 0;
 				int have = mlip_metrics_value(m, d, k, task->metrics[i], &v);
-				fputs(",\"", f);
-				put_escaped(f, prefix);
-				put_escaped(f, m->datasets[d]);
-				fputc(',', f);
-				put_escaped(f, task->cfg->name);
-				fprintf(f, ",%s\"", mlip_metric_name(task->metrics[i]));
-				put_value(f, "%.17g", have, v);
+				metric_key(key, sizeof(key), prefix, m->datasets[d], task->cfg->name,
+					   mlip_metric_name(task->metrics[i]));
+				mlip_jsonl_real(o, key, have ? v : NAN);
 			}
 		}
-	fputs(",\"", f);
-	put_escaped(f, prefix);
-	fputs("loss\"", f);
-	put_value(f, "%.17g", ev->batches > 0, ev->loss / ev->batches);
+	snprintf(key, sizeof(key), "%sloss", prefix);
+	mlip_jsonl_real(o, key, ev->batches > 0 ? ev->loss / ev->batches : NAN);
 }
 
 /* ---- --fail-if ------------------------------------------------------------ */
@@ -658,8 +630,8 @@ static int batch_select(struct mlip_batch *dst, const struct mlip_batch *src, co
 }
 
 /* One JSON line of system s's errors against its labels (head h). */
-static void structure_line(FILE *f, const struct mlip_eval *ev, const struct mlip_batch *b, size_t s,
-			   size_t h)
+static int structure_line(FILE *f, const struct mlip_eval *ev, const struct mlip_batch *b, size_t s,
+			  size_t h, struct mlip_err *err)
 {
 	size_t H = ev->tasks->n_heads, n = b->natoms[s], a0 = b->atom_start[s];
 	double e = ev->energy[s * H + h], de = e - b->energy[s];
@@ -674,23 +646,17 @@ static void structure_line(FILE *f, const struct mlip_eval *ev, const struct mli
 	}
 	for (size_t c = 0; hs && c < 9; c++)
 		sa += fabs(ev->stress[(9 * s + c) * H + h] - b->stress[9 * s + c]);
-	fputs("{\"sid\":", f);
-	put_string(f, b->id[s]);
-	fputs(",\"dataset\":", f);
-	put_string(f, b->dataset[s]);
-	fprintf(f, ",\"natoms\":%zu,\"energy\"", n);
-	put_value(f, "%.17g", 1, e);
-	fputs(",\"energy_error\"", f);
-	put_value(f, "%.17g", he, de);
-	fputs(",\"energy_per_atom_error\"", f);
-	put_value(f, "%.17g", he, de / (double)n);
-	fputs(",\"forces_mae\"", f);
-	put_value(f, "%.17g", hf, fa / (3.0 * n));
-	fputs(",\"forces_rmse\"", f);
-	put_value(f, "%.17g", hf, sqrt(fq / (3.0 * n)));
-	fputs(",\"stress_mae\"", f);
-	put_value(f, "%.17g", hs, sa / 9.0);
-	fputs("}\n", f);
+	json_t *o = mlip_jsonl_new(NULL);
+	mlip_jsonl_str(o, "sid", b->id[s]);
+	mlip_jsonl_str(o, "dataset", b->dataset[s]);
+	mlip_jsonl_int(o, "natoms", (long long)n);
+	mlip_jsonl_real(o, "energy", e);
+	mlip_jsonl_real(o, "energy_error", he ? de : NAN);
+	mlip_jsonl_real(o, "energy_per_atom_error", he ? de / (double)n : NAN);
+	mlip_jsonl_real(o, "forces_mae", hf ? fa / (3.0 * n) : NAN);
+	mlip_jsonl_real(o, "forces_rmse", hf ? sqrt(fq / (3.0 * n)) : NAN);
+	mlip_jsonl_real(o, "stress_mae", hs ? sa / 9.0 : NAN);
+	return mlip_jsonl_write(f, o, err);
 }
 
 /* System s as an extxyz frame: predictions of head h, the input's labels as ref_*. */
@@ -931,20 +897,19 @@ static int results_line(const struct mlip_eval_opts *o, const struct mlip_eval *
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	FILE *f = open_memstream(line, len);
-	if (!f)
+	json_t *obj = mlip_jsonl_new(NULL);
+	mlip_jsonl_int(obj, "structures", (long long)ev->structures);
+	mlip_jsonl_int(obj, "atoms", (long long)ev->atoms);
+	mlip_eval_metrics_json(obj, ev, "");
+	mlip_jsonl_real(obj, "atoms_per_s", ev->model_seconds > 0 ? (double)ev->atoms / ev->model_seconds
+							       : NAN);
+	mlip_jsonl_str(obj, "model", o->model);
+	mlip_jsonl_str(obj, "model_crc32", crc);
+	mlip_jsonl_str(obj, "precision", mlip_precision_name(ev->model->precision));
+	mlip_jsonl_str(obj, "timestamp", stamp);
+	if (!(*line = mlip_jsonl_dumps(obj)))
 		return mlip_err_set(err, MLIP_ENOMEM, "out of memory");
-	fprintf(f, "{\"structures\":%llu,\"atoms\":%llu", (unsigned long long)ev->structures,
-		(unsigned long long)ev->atoms);
-	mlip_eval_write_metrics(f, ev, "");
-	fputs(",\"atoms_per_s\"", f);
-	put_value(f, "%.6g", ev->model_seconds > 0, (double)ev->atoms / ev->model_seconds);
-	fputs(",\"model\":", f);
-	put_string(f, o->model);
-	fprintf(f, ",\"model_crc32\":\"%s\",\"precision\":\"%s\",\"timestamp\":\"%s\"}\n", crc,
-		mlip_precision_name(ev->model->precision), stamp);
-	if (fclose(f))
-		return mlip_err_set(err, MLIP_ENOMEM, "out of memory");
+	*len = strlen(*line);
 	return MLIP_OK;
 }
 
@@ -979,10 +944,12 @@ static int eval_own(const struct mlip_eval_opts *o, struct mlip_eval *ev, const 
 		FILE *f = open_memstream(&out->lines, &out->n_lines);
 		if (!f)
 			return mlip_err_set(err, MLIP_ENOMEM, "out of memory");
-		for (size_t s = 0; s < use->n_systems; s++)
-			structure_line(f, ev, use, s, head);
-		if (fclose(f))
-			return mlip_err_set(err, MLIP_ENOMEM, "out of memory");
+		for (size_t s = 0; s < use->n_systems && !rc; s++)
+			rc = structure_line(f, ev, use, s, head, err);
+		if (fclose(f) && !rc)
+			rc = mlip_err_set(err, MLIP_ENOMEM, "out of memory");
+		if (rc)
+			return rc;
 	}
 	if (o->predictions) {
 		FILE *f = open_memstream(&out->frames, &out->n_frames);

@@ -10,7 +10,7 @@
  * each batch (each batch on its own: its loss reductions divide by its own
  * counts), the number of structures and atoms, and the seconds spent in the
  * model's forward pass. mlip_eval_reduce sums all of it over MPI ranks;
- * mlip_eval_write_metrics prints the keys "<prefix><dataset>,<task>,<metric>"
+ * mlip_eval_metrics_json adds the keys "<prefix><dataset>,<task>,<metric>"
  * and "<prefix>loss" (the mean loss per batch), null where nothing was seen.
  *
  * mlip_eval_run is mlip-eval: load an inference checkpoint, read batch
@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include <jansson.h>
 
 #include "batch.h"
 #include "error.h"
@@ -84,12 +86,12 @@ int mlip_eval_batch(struct mlip_eval *ev, const struct mlip_batch *b, struct mli
 int mlip_eval_reduce(struct mlip_eval *ev, struct mlip_err *err);
 
 /*
- * Append the metric keys to a JSON object being written on f, each as
- * `,"<prefix><dataset>,<task>,<metric>":VALUE` (%.10g, or null), datasets
- * in sorted order (after reduce), tasks and metrics in config order, then
- * `,"<prefix>loss":VALUE`. Keys are JSON-escaped.
+ * Add the metric keys to the JSON object o (jsonl.h), each as
+ * "<prefix><dataset>,<task>,<metric>": value (null where nothing was seen),
+ * datasets in sorted order (after reduce), tasks and metrics in config
+ * order, then "<prefix>loss".
  */
-void mlip_eval_write_metrics(FILE *f, const struct mlip_eval *ev, const char *prefix);
+void mlip_eval_metrics_json(json_t *o, const struct mlip_eval *ev, const char *prefix);
 
 /* A --fail-if condition "KEY>VALUE" (operators >, >=, <, <=). */
 enum mlip_cmp { MLIP_CMP_GT, MLIP_CMP_GE, MLIP_CMP_LT, MLIP_CMP_LE };

@@ -424,3 +424,64 @@ int mlip_runckpt_prune(const char *root, size_t keep, struct mlip_err *err)
 	}
 	return rc;
 }
+
+/* Remove every subdirectory of dir (each one level deep), the files in dir, then dir. */
+static int remove_two_levels(const char *dir, struct mlip_err *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[4200];
+	int rc = MLIP_OK;
+	if (!d)
+		return errno == ENOENT ? MLIP_OK
+				       : mlip_err_set(err, MLIP_EIO, "cannot open '%s': %s", dir, strerror(errno));
+	while ((e = readdir(d)) && !rc) {
+		struct stat st;
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path))
+			continue;
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			rc = remove_dir(path, err);
+		else
+			unlink(path);
+	}
+	closedir(d);
+	if (!rc && rmdir(dir) != 0)
+		rc = mlip_err_set(err, MLIP_EIO, "cannot remove '%s': %s", dir, strerror(errno));
+	return rc;
+}
+
+int mlip_runckpt_claim_dir(const char *run_dir, int force, struct mlip_err *err)
+{
+	static const char *const parts[] = { "config.yaml", "inference_ckpt.mlip", "checkpoints", "debug" };
+	char path[4200], held[160] = "";
+	size_t used = 0;
+	for (size_t k = 0; k < 3; k++) {
+		snprintf(path, sizeof(path), "%s/%s", run_dir, parts[k]);
+		if (access(path, F_OK) == 0) {
+			int w = snprintf(held + used, sizeof(held) - used, "%s%s", used ? ", " : "", parts[k]);
+			if (w > 0 && used + (size_t)w < sizeof(held))
+				used += (size_t)w;
+		}
+	}
+	if (!used)
+		return MLIP_OK;
+	if (!force)
+		return mlip_err_set(err, MLIP_EINVAL,
+				    "'%s' holds a run (%s): continue it with --resume %s/checkpoints/..., "
+				    "write to another directory with -o, or replace it with --force",
+				    run_dir, held, run_dir);
+	for (size_t k = 0; k < 4; k++) {
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/%s", run_dir, parts[k]);
+		if (lstat(path, &st) != 0)
+			continue;
+		int rc = S_ISDIR(st.st_mode) ? remove_two_levels(path, err) : MLIP_OK;
+		if (rc)
+			return rc;
+		if (!S_ISDIR(st.st_mode) && unlink(path) != 0)
+			return mlip_err_set(err, MLIP_EIO, "cannot remove '%s': %s", path, strerror(errno));
+	}
+	return MLIP_OK;
+}

@@ -92,4 +92,14 @@ int mlip_mkdirs(const char *dir, struct mlip_err *err);
  */
 int mlip_runckpt_prune(const char *checkpoints_dir, size_t keep, struct mlip_err *err);
 
+/*
+ * Make run_dir ready for a fresh run. A directory that holds a run
+ * (config.yaml, inference_ckpt.mlip or checkpoints/) is refused with
+ * MLIP_EINVAL naming what it holds, unless force: then that run's files
+ * (config.yaml, inference_ckpt.mlip, checkpoints/, debug/) are removed, so
+ * nothing of it mixes with the new run (a stale checkpoint would be resumed
+ * from). Anything else in the directory is left alone.
+ */
+int mlip_runckpt_claim_dir(const char *run_dir, int force, struct mlip_err *err);
+
 #endif

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "train.h"
+#include "jsonl.h"
 #include "batch.h"
 #include "dist.h"
 #include "finetune.h"
@@ -54,6 +55,7 @@ struct trainer {
 	uint64_t steps_since_print, atoms_since_print, systems_since_print;
 	double t_print, t_start;
 	double last_grad_norm, last_lr;
+	json_t *last_train, *last_val;      /* rank 0: the latest records, for the end record */
 	FILE *checksums;
 	uint64_t last_ckpt_step;
 	unsigned needs;
@@ -85,6 +87,8 @@ static int is0(const struct trainer *t)
 
 static void trainer_release(struct trainer *t)
 {
+	json_decref(t->last_train);
+	json_decref(t->last_val);
 	mlip_lbfgs_release(&t->lbfgs);
 	free(t->lbfgs_x);
 	free(t->lbfgs_task_loss);
@@ -193,23 +197,64 @@ static int epoch_order(struct trainer *t, uint64_t epoch, struct mlip_err *err)
 	return MLIP_OK;
 }
 
+/*
+ * A metrics record of type `type` at the current step: {"type", "step",
+ * "epoch"}. The epoch stops at the schedule's end: the L-BFGS phase that
+ * may follow counts steps, not passes of the AdamW schedule.
+ */
+static json_t *record(const struct trainer *t, const char *type)
+{
+	json_t *o = mlip_jsonl_new(type);
+	uint64_t step = t->pg.step < t->total_steps ? t->pg.step : t->total_steps;
+	mlip_jsonl_int(o, "step", (long long)t->pg.step);
+	mlip_jsonl_real(o, "epoch", (double)step / (double)t->bpe);
+	return o;
+}
+
+/* Keep a copy of record o in *slot (the latest of its kind). */
+static void keep_record(json_t **slot, json_t *o)
+{
+	json_decref(*slot);
+	*slot = o ? json_deep_copy(o) : NULL;
+}
+
+/* "<prefix><task>": v */
+static void task_key(json_t *o, const char *prefix, const char *task, double v)
+{
+	char key[512];
+	snprintf(key, sizeof(key), "%s%s", prefix, task);
+	mlip_jsonl_real(o, key, v);
+}
+
+/* Write a record to the metrics stream (taking o). */
+static int write_record(const struct trainer *t, json_t *o, struct mlip_err *err)
+{
+	int rc = mlip_jsonl_write(t->opts->metrics, o, err);
+	if (rc && !err)
+		mlip_log(MLIP_LOG_WARN, "metrics: could not write a record");
+	return rc;
+}
+
 static void write_checksums(struct trainer *t, double loss)
 {
 	const struct mlip_tensors *tab = &t->p.model->tensors;
 	const mlip_real *par = t->p.model->params, *g = t->p.model->grads;
-	fprintf(t->checksums, "{\"step\":%llu,\"rank\":%d,\"loss\":%.17g,\"tensors\":{",
-		(unsigned long long)t->pg.step, t->rank, loss);
+	json_t *o = mlip_jsonl_new(NULL), *tensors = json_object();
+	mlip_jsonl_int(o, "step", (long long)t->pg.step);
+	mlip_jsonl_int(o, "rank", t->rank);
+	mlip_jsonl_real(o, "loss", loss);
 	for (size_t k = 0; k < tab->n; k++) {
 		double sp = 0, sg = 0;
 		for (size_t i = 0; i < tab->t[k].count; i++) {
 			sp += fabs(par[tab->t[k].offset + i]);
 			sg += fabs(g[tab->t[k].offset + i]);
 		}
-		fprintf(t->checksums, "%s\"%s\":[%.17g,%.17g]", k ? "," : "", tab->t[k].name,
-			sp / tab->t[k].count, sg / tab->t[k].count);
+		double v[2] = { sp / tab->t[k].count, sg / tab->t[k].count };
+		mlip_jsonl_set(tensors, tab->t[k].name, mlip_jsonl_reals(v, 2));
 	}
-	fputs("}}\n", t->checksums);
-	fflush(t->checksums);
+	mlip_jsonl_set(o, "tensors", tensors);
+	/* a debugging aid: a full disk must not stop the run */
+	mlip_jsonl_write(t->checksums, o, NULL);
 }
 
 /* Swap the model's parameters with the EMA (evaluation, inference checkpoints). */
@@ -256,14 +301,12 @@ static int evaluate(struct trainer *t, struct mlip_err *err)
 	if (!rc)
 		rc = mlip_eval_reduce(&ev, err);
 	if (!rc && is0(t) && t->opts->metrics) {
-		FILE *f = t->opts->metrics;
-		fprintf(f, "{\"type\":\"val\",\"step\":%llu,\"epoch\":%.6g",
-			(unsigned long long)t->pg.step, (double)t->pg.step / (double)t->bpe);
+		json_t *o = record(t, "val");
 		if (t->pg.step > t->total_steps)
-			fputs(",\"optimizer\":\"lbfgs\"", f);
-		mlip_eval_write_metrics(f, &ev, "val/");
-		fputs("}\n", f);
-		fflush(f);
+			mlip_jsonl_str(o, "optimizer", "lbfgs");
+		mlip_eval_metrics_json(o, &ev, "val/");
+		keep_record(&t->last_val, o);
+		write_record(t, o, NULL); /* rank 0 alone: a failure here must not desert the others */
 	}
 	mlip_eval_release(&ev);
 	return rc;
@@ -279,24 +322,23 @@ static void log_train(struct trainer *t)
 	memcpy(buf, t->loss_sum, nb * sizeof(double));
 	mlip_dist_sum_u64(cnt, 2, NULL);
 	if (is0(t) && t->opts->metrics && t->steps_since_print > 0) {
-		FILE *f = t->opts->metrics;
 		double n = (double)t->steps_since_print, total = 0;
-		fprintf(f, "{\"type\":\"train\",\"step\":%llu,\"epoch\":%.6g",
-			(unsigned long long)t->pg.step, (double)t->pg.step / (double)t->bpe);
+		json_t *o = record(t, "train");
 		for (size_t k = 0; k < nb; k++) {
 			if (!t->p.tasks.tasks[k].has_loss)
 				continue;
-			fprintf(f, ",\"loss/%s\":%.17g", t->p.tasks.tasks[k].cfg->name, buf[k] / n);
+			task_key(o, "loss/", t->p.tasks.tasks[k].cfg->name, buf[k] / n);
 			total += buf[k] / n;
 		}
-		fprintf(f, ",\"loss\":%.17g,\"lr\":%.17g,\"grad_norm\":%.17g", total, t->last_lr,
-			t->last_grad_norm);
-		fprintf(f, ",\"samples_per_s\":%.6g,\"atoms_per_s\":%.6g", cnt[1] / fmax(dt, 1e-9),
-			cnt[0] / fmax(dt, 1e-9));
+		mlip_jsonl_real(o, "loss", total);
+		mlip_jsonl_real(o, "lr", t->last_lr);
+		mlip_jsonl_real(o, "grad_norm", t->last_grad_norm);
+		mlip_jsonl_real(o, "samples_per_s", cnt[1] / fmax(dt, 1e-9));
+		mlip_jsonl_real(o, "atoms_per_s", cnt[0] / fmax(dt, 1e-9));
 		if (t->pg.nonfinite_total)
-			fprintf(f, ",\"nonfinite_steps\":%llu", (unsigned long long)t->pg.nonfinite_total);
-		fputs("}\n", f);
-		fflush(f);
+			mlip_jsonl_int(o, "nonfinite_steps", (long long)t->pg.nonfinite_total);
+		keep_record(&t->last_train, o);
+		write_record(t, o, NULL);
 	}
 	memset(t->loss_sum, 0, T * sizeof(double));
 	t->steps_since_print = t->atoms_since_print = t->systems_since_print = 0;
@@ -400,11 +442,13 @@ static void report_flops(struct trainer *t, const struct mlip_batch *b, uint64_t
 		 "for %zu atoms: %.0f per atom", (unsigned long long)fwd, (unsigned long long)bwd,
 		 b->n_atoms, per_atom);
 	if (t->opts->metrics) {
-		fprintf(t->opts->metrics, "{\"type\":\"profile\",\"step\":%llu,\"atoms\":%zu,"
-			"\"forward_flops\":%llu,\"backward_flops\":%llu,\"flops_per_atom\":%.17g}\n",
-			(unsigned long long)t->pg.step, b->n_atoms, (unsigned long long)fwd,
-			(unsigned long long)bwd, per_atom);
-		fflush(t->opts->metrics);
+		json_t *o = mlip_jsonl_new("profile");
+		mlip_jsonl_int(o, "step", (long long)t->pg.step);
+		mlip_jsonl_int(o, "atoms", (long long)b->n_atoms);
+		mlip_jsonl_int(o, "forward_flops", (long long)fwd);
+		mlip_jsonl_int(o, "backward_flops", (long long)bwd);
+		mlip_jsonl_real(o, "flops_per_atom", per_atom);
+		write_record(t, o, NULL);
 	}
 }
 
@@ -645,16 +689,39 @@ static void log_lbfgs(struct trainer *t, double seconds, uint64_t evals)
 {
 	if (!is0(t) || !t->opts->metrics)
 		return;
-	FILE *f = t->opts->metrics;
 	size_t T = t->p.tasks.n_tasks;
-	fprintf(f, "{\"type\":\"train\",\"step\":%llu,\"epoch\":%.6g,\"optimizer\":\"lbfgs\"",
-		(unsigned long long)t->pg.step, (double)t->pg.step / (double)t->bpe);
+	json_t *o = record(t, "train");
+	mlip_jsonl_str(o, "optimizer", "lbfgs");
 	for (size_t k = 0; k < T; k++)
 		if (t->p.tasks.tasks[k].has_loss)
-			fprintf(f, ",\"loss/%s\":%.17g", t->p.tasks.tasks[k].cfg->name, t->lbfgs_task_loss[k]);
-	fprintf(f, ",\"loss\":%.17g,\"grad_norm\":%.17g,\"evaluations\":%llu,\"s_per_evaluation\":%.6g}\n",
-		t->lbfgs.f, t->lbfgs_gnorm, (unsigned long long)evals, seconds / (double)(evals ? evals : 1));
-	fflush(f);
+			task_key(o, "loss/", t->p.tasks.tasks[k].cfg->name, t->lbfgs_task_loss[k]);
+	mlip_jsonl_real(o, "loss", t->lbfgs.f);
+	mlip_jsonl_real(o, "grad_norm", t->lbfgs_gnorm);
+	mlip_jsonl_int(o, "evaluations", (long long)evals);
+	mlip_jsonl_real(o, "s_per_evaluation", seconds / (double)(evals ? evals : 1));
+	keep_record(&t->last_train, o);
+	write_record(t, o, NULL);
+}
+
+/*
+ * The run's last record: where it ended (step, epoch, the last phase), its
+ * wall time, the last training losses and validation metrics, and the model.
+ */
+static void write_end_record(struct trainer *t, const char *model_path)
+{
+	json_t *o = record(t, "end");
+	const char *key;
+	json_t *v;
+	mlip_jsonl_str(o, "optimizer", t->pg.step > t->total_steps ? "lbfgs" : "adamw");
+	mlip_jsonl_real(o, "wall_s", now() - t->t_start);
+	json_object_foreach(t->last_train, key, v)
+		if (!strncmp(key, "loss", 4))
+			mlip_jsonl_set(o, key, json_incref(v));
+	json_object_foreach(t->last_val, key, v)
+		if (!strncmp(key, "val/", 4))
+			mlip_jsonl_set(o, key, json_incref(v));
+	mlip_jsonl_str(o, "model", model_path);
+	write_record(t, o, NULL);
 }
 
 /* One L-BFGS iteration; when no trial decreases the loss, the phase ends here. */
@@ -783,6 +850,14 @@ int mlip_train_run(struct mlip_config *cfg, const struct mlip_train_opts *opts, 
 	t.rank = mlip_dist_rank();
 	t.world = mlip_dist_size();
 	t.t_start = t.t_print = now();
+	/* a fresh run never writes over another run's files unnoticed */
+	rc = !opts->resume_dir && t.rank == 0 ? mlip_runckpt_claim_dir(opts->run_dir, opts->force, err)
+					       : MLIP_OK;
+	if ((rc = mlip_dist_agree(rc, err))) {
+		mlip_config_release(cfg);
+		trainer_release(&t);
+		return rc;
+	}
 	if (cfg->model.init_from && !opts->resume_dir) {
 		if ((rc = start_from_model(&t, cfg, err))) {
 			mlip_config_release(cfg);
@@ -910,7 +985,11 @@ int mlip_train_run(struct mlip_config *cfg, const struct mlip_train_opts *opts, 
 		if (t.pg.step < t.total_steps) {
 			if ((rc = train_step(&t, err)))
 				break;
-			if (tc->print_every > 0 && t.pg.step % (uint64_t)tc->print_every == 0)
+			/* the last AdamW losses are written before the L-BFGS phase, so that the
+			 * run's last train record is where it ended */
+			if (tc->print_every > 0 && (t.pg.step % (uint64_t)tc->print_every == 0 ||
+						    (t.pg.step == t.total_steps && t.end_step > t.total_steps &&
+						     t.steps_since_print > 0)))
 				log_train(&t);
 			epoch_end = t.pg.step % t.bpe == 0;
 		} else {
@@ -951,6 +1030,8 @@ int mlip_train_run(struct mlip_config *cfg, const struct mlip_train_opts *opts, 
 						 err);
 			if (!rc)
 				mlip_log(MLIP_LOG_INFO, "model written to %s (%.1f s)", path, now() - t.t_start);
+			if (!rc && opts->metrics)
+				write_end_record(&t, path);
 		}
 		rc = mlip_dist_agree(rc, err);
 	}

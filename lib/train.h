@@ -29,6 +29,7 @@ struct mlip_train_opts {
 	int progress;                        /* a progress line on stderr (rank 0, terminals) */
 	volatile sig_atomic_t *stop;         /* set by a signal handler: checkpoint and stop */
 	struct mlip_plugins *reg;            /* loss and normalizer plugins */
+	int force;                           /* a fresh run may replace a run in run_dir */
 };
 
 /*

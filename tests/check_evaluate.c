@@ -12,6 +12,7 @@
 #include "batch.h"
 #include "config.h"
 #include "evaluate.h"
+#include "jsonl.h"
 #include "log.h"
 #include "potential.h"
 #include "testutil.h"
@@ -166,14 +167,12 @@ START_TEST(test_batch_brute_force)
 	ck_assert_int_eq(mlip_eval_batch(&ev, &batch, &err), 0);
 	ck_assert_int_eq(mlip_eval_reduce(&ev, &err), 0);
 	ck_assert_double_eq_tol(ev.loss, tl[1], 1e-12 * tl[1]);
-	char *text = NULL;
-	size_t len = 0;
-	FILE *mf = open_memstream(&text, &len);
-	fputc('{', mf);
-	fputs("\"x\":0", mf);
-	mlip_eval_write_metrics(mf, &ev, "val/");
-	fputc('}', mf);
-	fclose(mf);
+	json_t *rec = mlip_jsonl_new(NULL);
+	mlip_jsonl_int(rec, "x", 0);
+	mlip_eval_metrics_json(rec, &ev, "val/");
+	char *text = mlip_jsonl_dumps(rec);
+	ck_assert_ptr_nonnull(text);
+	ck_assert(strchr(text, '\n') == text + strlen(text) - 1); /* one line */
 	json_error_t jerr;
 	json_t *root = json_loads(text, 0, &jerr);
 	ck_assert_msg(root != NULL, "not JSON: %s (%s)", text, jerr.text);

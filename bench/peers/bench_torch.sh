@@ -78,10 +78,10 @@ mlip_train_rate() { # RANKS PRECISION
 	r=$1 p=$(( (nb + $1 - 1) / $1 ))
 	for k in $(seq "$REPEATS"); do
 		if [ "$r" = 1 ]; then
-			mlip-train -q -c "$W/cfg.yaml" -o "$W/run" --set schedule.epochs=3 --set train.print_every=$p \
+			mlip-train -q --force -c "$W/cfg.yaml" -o "$W/run" --set schedule.epochs=3 --set train.print_every=$p \
 				--set model.precision="$2"
 		else
-			$MPIEXEC -n "$r" mlip-train -q -c "$W/cfg.yaml" -o "$W/run" --set schedule.epochs=3 \
+			$MPIEXEC -n "$r" mlip-train -q --force -c "$W/cfg.yaml" -o "$W/run" --set schedule.epochs=3 \
 				--set train.print_every=$p --set model.precision="$2"
 		fi | $PY -c '
 import json, sys

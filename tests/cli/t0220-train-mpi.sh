@@ -30,7 +30,7 @@ worst = 0.0
 for ra, rb, rc in zip(a, b, c):
     assert ra["type"] == rb["type"] == rc["type"] and ra["step"] == rb["step"] == rc["step"]
     for k, v in ra.items():
-        if k in ("samples_per_s", "atoms_per_s", "type", "step", "epoch") or v is None:
+        if k in ("samples_per_s", "atoms_per_s", "wall_s", "type", "step", "epoch", "optimizer", "model") or v is None:
             continue
         for other in (rb, rc):
             d = abs(other[k] - v) / max(abs(v), 1e-300)

@@ -28,7 +28,7 @@ mlip-collate -q -c 5.0 -d si --split 0.9 --seed 1 -o train.mlb -o val.mlb "$demo
 mlip-collate -q -c 5.0 -d li --split 0.9 --seed 1 -o li-train.mlb -o li-val.mlb "$mlearn/Li/training.json"
 
 echo "-- base model: silicon only ($here/base.yaml)"
-mlip-train -q -c "$here/base.yaml" -o base > base.jsonl
+mlip-train -q --force -c "$here/base.yaml" -o base > base.jsonl
 
 echo "-- starting model: add Li and a head 'li' copied from 'energy'"
 # Silicon's 32 default descriptor functions are pinned (adding an element would
@@ -49,7 +49,7 @@ done
 mlip-finetune-init base/inference_ckpt.mlip -o start.mlip "$@" --scaling-data li-train.mlb
 
 echo "-- fine-tuning on silicon and lithium ($here/finetune.yaml)"
-mlip-train -q -c "$here/finetune.yaml" -o ft > ft.jsonl
+mlip-train -q --force -c "$here/finetune.yaml" -o ft > ft.jsonl
 
 python3 - base.jsonl ft.jsonl <<'PY'
 import json, sys
