@@ -1,6 +1,7 @@
 /*
- * mlip-collate - structures (extxyz, mlearn JSON) to a checksummed batch
- * stream with neighbour lists; --dump turns batch streams back into text.
+ * mlip-collate - structures (extxyz, mlearn JSON, n2p2 input.data) to a
+ * checksummed batch stream with neighbour lists; --dump turns batch streams
+ * back into text.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -11,18 +12,20 @@
 #include "cli.h"
 #include "collate.h"
 #include "log.h"
+#include "n2p2data.h"
 
 static const char usage_text[] =
 	"usage: mlip-collate -c CUTOFF [-o OUT] [OPTIONS] FILE...\n"
 	"   or: mlip-collate --split FRACTION -c CUTOFF -o TRAIN -o VAL [OPTIONS] FILE...\n"
-	"   or: mlip-collate --dump [--dump-format json|extxyz] [STREAM...]\n"
+	"   or: mlip-collate --dump [--dump-format json|extxyz|n2p2] [STREAM...]\n"
 	"\n"
-	"Read structures (extxyz, or mlearn JSON for *.json; FILE - is extxyz on stdin),\n"
-	"build neighbour lists and write a batch stream (default: stdout).\n"
+	"Read structures (extxyz, mlearn JSON for *.json, n2p2 input.data for *.data;\n"
+	"FILE - is extxyz on stdin), build neighbour lists and write a batch stream\n"
+	"(default: stdout).\n"
 	"\n"
 	"  -c, --cutoff R          neighbour-list cutoff in Å (required)\n"
 	"  -o, --output FILE       output stream; twice with --split (default -)\n"
-	"  -f, --format FMT        input format: auto, extxyz, mlearn (default auto)\n"
+	"  -f, --format FMT        input format: auto, extxyz, mlearn, n2p2 (default auto)\n"
 	"  -d, --dataset NAME      dataset of structures that name none (default 'default')\n"
 	"  -b, --batch-size N      structures per batch (default 8)\n"
 	"      --max-atoms M       pack batches greedily up to M atoms instead\n"
@@ -32,7 +35,7 @@ static const char usage_text[] =
 	"      --split FRACTION    send a random FRACTION of structures to the first -o,\n"
 	"                          the rest to the second\n"
 	"      --dump              print batch streams (default stdin) as JSON Lines\n"
-	"      --dump-format FMT   json (default) or extxyz\n"
+	"      --dump-format FMT   json (default), extxyz or n2p2 (input.data)\n"
 	"  -q, --quiet             no progress or summary on stderr\n"
 	"  -h, --help              show this help and exit\n"
 	"  -V, --version           show the version and exit\n";
@@ -99,7 +102,7 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			if ((rc = mlip_format_parse(optarg)) < 0)
-				return cli_usage_error("unknown format '%s' (auto, extxyz, mlearn)", optarg);
+				return cli_usage_error("unknown format '%s' (auto, extxyz, mlearn, n2p2)", optarg);
 			o.format = (enum mlip_format)rc;
 			break;
 		case 'd': o.dataset = optarg; break;
@@ -131,8 +134,11 @@ int main(int argc, char **argv)
 				dump_format = MLIP_DUMP_JSON;
 			else if (strcmp(optarg, "extxyz") == 0)
 				dump_format = MLIP_DUMP_EXTXYZ;
+			else if (strcmp(optarg, "n2p2") == 0)
+				dump_format = MLIP_DUMP_N2P2;
 			else
-				return cli_usage_error("--dump-format is json or extxyz, not '%s'", optarg);
+				return cli_usage_error("--dump-format is json, extxyz or n2p2, not '%s'",
+						       optarg);
 			break;
 		case 'q': quiet = 1; break;
 		case 'h': fputs(usage_text, stdout); return cli_finish(CLI_OK);
@@ -147,7 +153,8 @@ int main(int argc, char **argv)
 		size_t n = optind < argc ? (size_t)(argc - optind) : 1;
 		if (n_out)
 			return cli_usage_error("--dump writes to stdout; -o is not used");
-		if ((rc = mlip_dump_run(inputs, n, dump_format, stdout, &err)))
+		rc = mlip_dump_run(inputs, n, dump_format, stdout, &err);
+		if (rc)
 			return cli_fail(&err);
 		return cli_finish(CLI_OK);
 	}

@@ -17,6 +17,7 @@
 #include "batch.h"
 #include "extxyz.h"
 #include "jsonl.h"
+#include "n2p2data.h"
 #include "log.h"
 #include "outfile.h"
 #include "rng.h"
@@ -412,7 +413,8 @@ int mlip_dump_run(const char *const *inputs, size_t n_inputs, enum mlip_dump_for
 					} else {
 						int r2 = mlip_batch_get_structure(&b, sys, &s, err);
 						if (!r2)
-							r2 = mlip_extxyz_write(out, &s, NULL, err);
+							r2 = fmt == MLIP_DUMP_N2P2 ? mlip_n2p2data_write(out, &s, err)
+										   : mlip_extxyz_write(out, &s, NULL, err);
 						if (r2)
 							rc = r2;
 					}

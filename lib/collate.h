@@ -44,7 +44,7 @@ int mlip_parse_exclude(const char *list, unsigned *bits, struct mlip_err *err);
  */
 int mlip_collate_run(const struct mlip_collate_opts *o, struct mlip_err *err);
 
-enum mlip_dump_format { MLIP_DUMP_JSON, MLIP_DUMP_EXTXYZ };
+enum mlip_dump_format { MLIP_DUMP_JSON, MLIP_DUMP_EXTXYZ, MLIP_DUMP_N2P2 };
 
 /*
  * Read batch streams (paths, "-" = stdin) and write every system to out as

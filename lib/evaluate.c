@@ -22,6 +22,7 @@
 
 #include "evaluate.h"
 #include "jsonl.h"
+#include "n2p2data.h"
 #include "ckpt.h"
 #include "collate.h"
 #include "dist.h"
@@ -500,9 +501,12 @@ static int source_open(struct source *s, const char *path, struct mlip_err *err)
 		return mlip_err_set(err, MLIP_EIO, "%s: read error: %s", s->path, strerror(errno));
 	if (c != EOF)
 		ungetc(c, s->f);
-	if (c == '[' || ends_with(path, ".json")) {
+	/* n2p2's input.data starts with "begin" (or a comment line); mlip_input_format's rule */
+	int n2p2 = ends_with(path, ".data") || c == 'b';
+	if (c == '[' || ends_with(path, ".json") || n2p2) {
 		s->kind = SRC_LIST;
-		rc = mlip_mlearn_read(s->f, s->path, &s->list, err);
+		rc = n2p2 ? mlip_n2p2data_read(s->f, s->path, &s->list, err)
+			  : mlip_mlearn_read(s->f, s->path, &s->list, err);
 		mlip_close_input(s->f);
 		s->f = NULL;
 		return rc;

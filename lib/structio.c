@@ -7,6 +7,7 @@
 #include "structio.h"
 #include "extxyz.h"
 #include "mlearn.h"
+#include "n2p2data.h"
 #include "outfile.h"
 #include "banned.h"
 
@@ -15,6 +16,7 @@ int mlip_format_parse(const char *name)
 	if (strcmp(name, "auto") == 0) return MLIP_FORMAT_AUTO;
 	if (strcmp(name, "extxyz") == 0 || strcmp(name, "xyz") == 0) return MLIP_FORMAT_EXTXYZ;
 	if (strcmp(name, "mlearn") == 0 || strcmp(name, "json") == 0) return MLIP_FORMAT_MLEARN;
+	if (strcmp(name, "n2p2") == 0) return MLIP_FORMAT_N2P2;
 	return -1;
 }
 
@@ -43,6 +45,8 @@ enum mlip_format mlip_input_format(const char *path, enum mlip_format format)
 		return MLIP_FORMAT_EXTXYZ;
 	if (ends_with(path, ".json"))
 		return MLIP_FORMAT_MLEARN;
+	if (ends_with(path, ".data")) /* input.data included */
+		return MLIP_FORMAT_N2P2;
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return MLIP_FORMAT_EXTXYZ;
@@ -62,6 +66,8 @@ int mlip_read_structures(const char *path, enum mlip_format format,
 	if (format == MLIP_FORMAT_AUTO) {
 		if (ends_with(path, ".json"))
 			format = MLIP_FORMAT_MLEARN;
+		else if (f != stdin && ends_with(path, ".data"))
+			format = MLIP_FORMAT_N2P2;
 		else if (ends_with(path, ".xyz") || ends_with(path, ".extxyz") || f == stdin)
 			format = MLIP_FORMAT_EXTXYZ;
 		else
@@ -69,6 +75,8 @@ int mlip_read_structures(const char *path, enum mlip_format format,
 	}
 	if (format == MLIP_FORMAT_MLEARN)
 		rc = mlip_mlearn_read(f, name, out, err);
+	else if (format == MLIP_FORMAT_N2P2)
+		rc = mlip_n2p2data_read(f, name, out, err);
 	else
 		rc = mlip_extxyz_read(f, name, out, err);
 	mlip_close_input(f);

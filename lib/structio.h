@@ -8,18 +8,20 @@
 #include "structure.h"
 
 enum mlip_format {
-	MLIP_FORMAT_AUTO = 0,  /* by extension (.json = mlearn), else by the first byte */
+	MLIP_FORMAT_AUTO = 0,  /* by file name (.json = mlearn, .data = n2p2), else by the first byte */
 	MLIP_FORMAT_EXTXYZ,
 	MLIP_FORMAT_MLEARN,
+	MLIP_FORMAT_N2P2,      /* n2p2's input.data (n2p2data.h) */
 };
 
-/* Parse a format name ("auto", "extxyz", "mlearn"); -1 if unknown. */
+/* Parse a format name ("auto", "extxyz", "mlearn", "n2p2"); -1 if unknown. */
 int mlip_format_parse(const char *name);
 
 /*
  * The format of path as mlip_read_structures decides it: format itself
  * unless AUTO; "-" is extxyz; .json is mlearn; .xyz / .extxyz are extxyz;
- * otherwise a first non-blank '[' means mlearn JSON.
+ * a file called input.data, or any *.data, is n2p2; otherwise a first
+ * non-blank '[' means mlearn JSON.
  */
 enum mlip_format mlip_input_format(const char *path, enum mlip_format format);
 
