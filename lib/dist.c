@@ -23,6 +23,32 @@ static int active(void)
 	return init && !fin;
 }
 
+/*
+ * A launcher of another MPI (Open MPI's mpiexec, which Debian makes the
+ * plain `mpiexec` once Open MPI is installed; srun without a PMI plugin
+ * MPICH speaks) starts K copies that each find a world of one: K runs that
+ * write the same files. The launchers' variables tell: refuse then.
+ */
+static int check_launcher(struct mlip_err *err)
+{
+	static const char *const vars[] = { "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "SLURM_STEP_NUM_TASKS" };
+	int world = 1;
+	MPI_Comm_size(MPI_COMM_WORLD, &world);
+	if (world != 1)
+		return MLIP_OK;
+	for (size_t k = 0; k < sizeof(vars) / sizeof(vars[0]); k++) {
+		const char *v = getenv(vars[k]);
+		long n = v ? strtol(v, NULL, 10) : 0;
+		if (n > 1)
+			return mlip_err_set(err, MLIP_EINVAL,
+					    "started as one of %ld processes (%s=%s), but MPI sees a "
+					    "world of one: the launcher belongs to another MPI than the "
+					    "one mlip was built with (MPICH); use mpiexec.mpich -n %ld, or "
+					    "srun --mpi=pmi2 under Slurm", n, vars[k], v, n);
+	}
+	return MLIP_OK;
+}
+
 int mlip_dist_init(int *argc, char ***argv, struct mlip_err *err)
 {
 	if (active())
@@ -32,7 +58,7 @@ int mlip_dist_init(int *argc, char ***argv, struct mlip_err *err)
 	/* Errors come back as codes, so a failed collective is reported, not fatal. */
 	MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
 	we_initialised = 1;
-	return MLIP_OK;
+	return check_launcher(err);
 }
 
 void mlip_dist_finalize(void)
