@@ -782,6 +782,15 @@ static int restore(struct trainer *t, const struct mlip_run_state *s, struct mli
 	if (s->n_params != t->n_params)
 		return mlip_err_set(err, MLIP_EDATA, "the checkpoint has %zu parameters, the model %zu",
 				    s->n_params, t->n_params);
+	/* Batches per epoch are counted per rank: another world size would change the
+	 * schedule's length and the position in the epoch under the same step number. */
+	if (s->progress.world != t->world)
+		return mlip_err_set(err, MLIP_EINVAL,
+				    "the checkpoint was written by %d rank%s, this run has %d: resume it "
+				    "with %s (the schedule's length and the position in the epoch depend "
+				    "on the number of ranks); mlip-ckpt-convert reads it on any number",
+				    s->progress.world, s->progress.world > 1 ? "s" : "", t->world,
+				    s->progress.world > 1 ? "mpiexec.mpich -n <that many>" : "one process");
 	if ((rc = mlip_tasks_state_from_json(&t->p.tasks, t->opts->reg, s->tasks_state, err)))
 		return rc;
 	struct mlip_model *m = t->p.model;

@@ -59,6 +59,11 @@ for r in 0 1; do
 	cmp -s "$TMPD/sh/checkpoints/final/state.$r.mlip" "$TMPD/res/checkpoints/final/state.$r.mlip" \
 		|| die "sharded resume differs on rank $r"
 done
+# another world size is refused: per-rank batches per epoch set the schedule (W=2 -> W=1, 1 -> 2)
+expect_status 2 mlip-train -q --resume "$TMPD/res/checkpoints/step_6"
+expect_err "the checkpoint was written by 2 ranks, this run has 1: resume it with mpiexec.mpich -n"
+expect_status 2 timeout 60 $MPIEXEC -n 2 mlip-train -q --resume "$TMPD/w1/checkpoints/step_6"
+expect_err "written by 1 rank, this run has 2"
 # an error on one rank stops both, with the message, no hang
 expect_status 4 timeout 60 $MPIEXEC -n 2 mlip-train -q -c "$TMPD/c2.yaml" -o "$TMPD/err" \
 	--set data.train=["$TMPD/missing.mlb"]
