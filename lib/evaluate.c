@@ -801,21 +801,31 @@ done:
 }
 
 /*
- * Warn when labelled structures were evaluated but no task found a target in
- * them: most likely their dataset is not the one the tasks read (a structure
- * file without -d). Structures without labels (pure prediction) are no reason.
+ * When no task found a single target in the data there is nothing to
+ * measure: most likely the structures' dataset is not one the tasks read
+ * (a structure file without -d) or the data have no labels. That is an
+ * error (MLIP_EDATA, naming the datasets on both sides), except for
+ * unlabelled data evaluated for its predictions (-p, --per-structure).
  */
-static void warn_if_no_targets(const struct mlip_eval *ev)
+static int check_targets(const struct mlip_eval *ev, const struct mlip_eval_opts *o,
+			 struct mlip_err *err)
 {
 	const struct mlip_metrics *m = &ev->metrics;
 	char have[256] = "", want[256] = "";
 	size_t nh = 0, nw = 0;
-	if (ev->labelled == 0)
-		return;
 	for (size_t d = 0; d < m->n_datasets; d++)
 		for (size_t k = 0; k < m->n_tasks; k++)
 			if (ev->task_on[k] && m->sums[d * m->n_tasks + k].n_rows > 0)
-				return;
+				return MLIP_OK;
+	if (ev->labelled == 0) {
+		if (o->predictions || o->per_structure) {
+			mlip_log(MLIP_LOG_WARN, "the data have no labels: the metrics are null; "
+				 "the predictions are written");
+			return MLIP_OK;
+		}
+		return mlip_err_set(err, MLIP_EDATA, "the data have no labels (energy, forces, stress): "
+				    "nothing to measure; -p FILE writes the predictions");
+	}
 	for (size_t d = 0; d < m->n_datasets && nh < sizeof(have); d++)
 		nh += (size_t)snprintf(have + nh, sizeof(have) - nh, "%s%s", d ? ", " : "", m->datasets[d]);
 	for (size_t k = 0; k < ev->tasks->n_tasks; k++) {
@@ -832,9 +842,30 @@ static void warn_if_no_targets(const struct mlip_eval *ev)
 						       c->datasets[i]);
 		}
 	}
-	mlip_log(MLIP_LOG_WARN, "no labelled structure has a target for the tasks: the data hold "
-		 "datasets %s, the tasks read %s; name the dataset of unnamed structures with -d",
-		 have, nw ? want : "none");
+	return mlip_err_set(err, MLIP_EDATA, "no labelled structure has a target for the tasks: the "
+			    "data hold dataset%s %s, the tasks read %s; name the dataset of unnamed "
+			    "structures with -d", m->n_datasets == 1 ? "" : "s", have, nw ? want : "none");
+}
+
+/*
+ * The dataset of structures that name none: -d's first, else the one
+ * dataset the evaluated tasks read when they read only one (a model
+ * trained on one dataset), else "default".
+ */
+static const char *unnamed_dataset(const struct mlip_eval *ev, const struct mlip_eval_opts *o)
+{
+	const char *only = NULL;
+	if (o->n_datasets)
+		return o->datasets[0];
+	for (size_t k = 0; k < ev->tasks->n_tasks; k++) {
+		const struct mlip_config_task *c = ev->tasks->tasks[k].cfg;
+		for (size_t i = 0; ev->task_on[k] && i < c->n_datasets; i++) {
+			if (only && strcmp(only, c->datasets[i]) != 0)
+				return "default";
+			only = c->datasets[i];
+		}
+	}
+	return only ? only : "default";
 }
 
 /* ---- mlip-eval -------------------------------------------------------------- */
@@ -1013,7 +1044,7 @@ int mlip_eval_run(const struct mlip_eval_opts *o, struct mlip_err *err)
 			rc = mlip_err_set(err, MLIP_ENOMEM, "out of memory");
 	if (!rc)
 		rc = source_init(&src, o->inputs, o->n_inputs, p.cfg.model.cutoff,
-				 o->n_datasets ? o->datasets[0] : "default", err);
+				 unnamed_dataset(&ev, o), err);
 	if (!rc && rank == 0 && o->predictions) {
 		if (!(rc = mlip_outfile_open(&pred, o->predictions, err)))
 			pred_open = 1;
@@ -1078,7 +1109,6 @@ int mlip_eval_run(const struct mlip_eval_opts *o, struct mlip_err *err)
 	if (rank == 0) {
 		char *line = NULL;
 		size_t len = 0;
-		warn_if_no_targets(&ev);
 		status = results_line(o, &ev, &line, &len, err);
 		if (!status && o->jsonl)
 			status = append_line(o->jsonl, line, len, err);
@@ -1086,6 +1116,8 @@ int mlip_eval_run(const struct mlip_eval_opts *o, struct mlip_err *err)
 			fwrite(line, 1, len, o->out);
 			fflush(o->out);
 		}
+		if (!status)
+			status = check_targets(&ev, o, err);
 		if (!status && o->n_conds)
 			status = mlip_eval_check(line, o->conds, o->n_conds, err);
 		free(line);

@@ -72,10 +72,20 @@ mlip-collate --dump --dump-format extxyz "$D/test.mlb" > "$D/test.xyz"
 mlip-eval "$M" "$D/test.xyz" > "$D/xyz.json" || die "eval extxyz"
 same_results "$D/stream.json" "$D/xyz.json" || die "extxyz file and stream differ"
 grep -q '"structures":25,' "$D/xyz.json" || die "not 25 structures: $(cat "$D/xyz.json")"
-# unnamed structures belong to 'default', which the tasks do not read: null, with a hint
-expect_status 0 mlip-eval "$M" "$test"
-expect_out '"default,forces,mae":null'
-expect_err "the data hold datasets default, the tasks read si"
+# unnamed structures belong to the model's only dataset
+mlip-eval "$M" "$test" > "$D/unnamed.json" || die "eval of unnamed structures failed"
+same_results "$D/stream.json" "$D/unnamed.json" || die "unnamed structures are not taken as 'si'"
+# a dataset no task reads: nothing to measure, exit 3 naming both sides (the results still print)
+expect_status 3 mlip-eval -d other "$M" "$test"
+expect_out '"other,forces,mae":null'
+expect_err "the data hold dataset other, the tasks read si; name the dataset"
+# unlabelled structures: an error without -p, their predictions with it
+mlip-collate -q -c 5.0 -d si --exclude energy,forces,stress "$test" > "$D/nolabels.mlb"
+expect_status 3 mlip-eval "$M" "$D/nolabels.mlb"
+expect_err "the data have no labels (energy, forces, stress): nothing to measure; -p FILE"
+expect_status 0 mlip-eval -p "$D/nolabels.xyz" "$M" "$D/nolabels.mlb"
+expect_err "the metrics are null; the predictions are written"
+[ "$(grep -c Lattice "$D/nolabels.xyz")" = 25 ] || die "predictions of unlabelled structures missing"
 
 # 3. standard input: extxyz through '-', a batch stream without DATA, a pipe
 mlip-eval "$M" - < "$D/test.xyz" > "$D/stdin1.json" || die "extxyz on stdin"
