@@ -790,7 +790,7 @@ START_TEST(test_collate_batches)
 	};
 	/* the Si structures */
 	char path[1024];
-	snprintf(path, sizeof(path), "%s/Si/training.json", test_mlearn_dir());
+	snprintf(path, sizeof(path), "share/demo/si-train.json"); /* mlearn Si, a third */
 	FILE *f = fopen(path, "r");
 	ck_assert_msg(f != NULL, "cannot open %s", path);
 	struct mlip_structure_list list;
@@ -1052,7 +1052,7 @@ START_TEST(test_f32_vs_f64)
 	/* mlearn Si, default descriptors and widths */
 	struct mlip_err err;
 	char path[1024];
-	snprintf(path, sizeof(path), "%s/Si/training.json", test_mlearn_dir());
+	snprintf(path, sizeof(path), "share/demo/si-train.json"); /* mlearn Si, a third */
 	FILE *f = fopen(path, "r");
 	ck_assert_msg(f != NULL, "cannot open %s", path);
 	struct mlip_structure_list list;

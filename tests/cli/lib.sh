@@ -59,7 +59,7 @@ CFG
 # si_streams DIR: train.mlb (20 structures, batches of 4) and val.mlb (5) from the Si test set
 si_streams() {
 	mlip-collate -q -c 4.5 -d si -b 4 --split 0.8 --seed 2 -o "$1/train.mlb" -o "$1/val.mlb" \
-		"$MLIP_MLEARN_DIR/Si/test.json" || die "collate failed"
+		"$MLIP_TOP/share/demo/si-test.json" || die "collate failed"
 }
 
 # jq_last FILE TYPE KEY: the KEY of the last JSON line of type TYPE

@@ -1,7 +1,7 @@
 # mlearn JSON -> stream -> --dump: every structure, energy, force and the
 # converted stress survive exactly; the stream flows through a pipe.
 . tests/cli/lib.sh
-si="$MLIP_MLEARN_DIR/Si/test.json"
+si="$MLIP_TOP/share/demo/si-test.json"
 expect_status 0 mlip-collate -q -c 5.0 -d si -o "$TMPD/si.mlb" "$si"
 [ -s "$TMPD/si.mlb" ] || die "no stream written"
 [ -e "$TMPD/si.mlb.tmp" ] && die "temporary file left behind"

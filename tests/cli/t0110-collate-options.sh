@@ -1,6 +1,6 @@
 # Batching, packing, shuffling, splitting and label exclusion.
 . tests/cli/lib.sh
-si="$MLIP_MLEARN_DIR/Si/test.json"   # 25 structures
+si="$MLIP_TOP/share/demo/si-test.json"   # 25 structures
 count() { mlip-collate --dump "$1" | wc -l | tr -d ' '; }
 sids() { mlip-collate --dump "$1" | $PY -c 'import sys,json; print(" ".join(json.loads(l)["sid"].split(":")[-1] for l in sys.stdin))'; }
 

@@ -24,7 +24,7 @@ expect_status 3 mlip-collate -c 3 "$TMPD/img.xyz"
 expect_err "same position"
 
 # damaged batch streams
-mlip-collate -q -c 4 -b 5 "$MLIP_MLEARN_DIR/Si/test.json" > "$TMPD/good.mlb"
+mlip-collate -q -c 4 -b 5 "$MLIP_TOP/share/demo/si-test.json" > "$TMPD/good.mlb"
 size=$(wc -c < "$TMPD/good.mlb")
 head -c $((size / 2)) "$TMPD/good.mlb" > "$TMPD/trunc.mlb"
 expect_status 3 mlip-collate --dump "$TMPD/trunc.mlb"
@@ -44,11 +44,11 @@ printf 'not a stream at all, just text\n' > "$TMPD/text.mlb"
 expect_status 3 mlip-collate --dump "$TMPD/text.mlb"
 expect_err "not an mlip batch stream"
 # a structure file given to --dump says what to do
-expect_status 3 mlip-collate --dump "$MLIP_MLEARN_DIR/Si/test.json"
+expect_status 3 mlip-collate --dump "$MLIP_TOP/share/demo/si-test.json"
 expect_err "mlip-collate"
 
 # a full disk is an I/O error (4), not a crash
 if [ -w /dev/full ]; then
-	expect_status 4 sh -c "mlip-collate -q -c 4 '$MLIP_MLEARN_DIR/Si/test.json' > /dev/full"
+	expect_status 4 sh -c "mlip-collate -q -c 4 '$MLIP_TOP/share/demo/si-test.json' > /dev/full"
 	expect_status 4 sh -c "mlip-collate --dump '$TMPD/good.mlb' > /dev/full"
 fi

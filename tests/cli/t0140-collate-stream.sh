@@ -2,7 +2,7 @@
 # written before the input ends (a pipe from a slow producer, a file larger
 # than memory), and the result equals collating the whole file at once.
 . tests/cli/lib.sh
-mlip-collate -q -c 4.5 -d si "$MLIP_MLEARN_DIR/Si/test.json" | mlip-collate --dump --dump-format extxyz > "$TMPD/all.xyz"
+mlip-collate -q -c 4.5 -d si "$MLIP_TOP/share/demo/si-test.json" | mlip-collate --dump --dump-format extxyz > "$TMPD/all.xyz"
 { cat "$TMPD/all.xyz"; sleep 3; cat "$TMPD/all.xyz"; } | mlip-collate -q -c 4.5 -b 2 -o "$TMPD/out.mlb" - &
 pid=$!
 sleep 1.5

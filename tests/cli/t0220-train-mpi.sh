@@ -3,7 +3,7 @@
 # of the optimizer state each; mlip-ckpt-convert gives, byte for byte, the
 # model the run wrote, whatever the world size.
 . tests/cli/lib.sh
-si="$MLIP_MLEARN_DIR/Si/test.json"
+si="$MLIP_TOP/share/demo/si-test.json"
 # 16 structures: one batch of 16 for one process, two batches of 8 for two ranks
 mlip-collate -q -c 4.5 -d si --split 0.64 --seed 5 -o "$TMPD/all.mlb" -o "$TMPD/val.mlb" "$si"
 mlip-collate --dump --dump-format extxyz "$TMPD/all.mlb" > "$TMPD/all.xyz"

@@ -2,7 +2,7 @@
 # only, as README and mlip-config(5) say: here lithium (the recipe names
 # silicon), shortened to a few steps of each phase.
 . tests/cli/lib.sh
-li="$MLIP_MLEARN_DIR/Li/test.json"
+li="$MLIP_TOP/share/demo/li-test.json"
 mlip-collate -q -c 5.5 -d li -b 2 --split 0.8 --seed 1 -o "$TMPD/train.mlb" -o "$TMPD/val.mlb" "$li" \
 	|| die "collate failed"
 expect_status 0 mlip-train -c share/configs/bpnn.yaml -o "$TMPD/run" --set 'model.elements=[Li]' \

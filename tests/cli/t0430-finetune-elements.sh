@@ -6,7 +6,7 @@
 
 si_streams "$TMPD"
 mlip-collate -q -c 4.5 -d li -b 4 --split 0.5 --seed 2 -o "$TMPD/li.mlb" -o "$TMPD/li-val.mlb" \
-	"$MLIP_MLEARN_DIR/Li/test.json" || die "collate Li failed"
+	"$MLIP_TOP/share/demo/li-test.json" || die "collate Li failed"
 si_config "$TMPD/base.yaml" "$TMPD/train.mlb" "$TMPD/val.mlb"
 mlip-train -q -c "$TMPD/base.yaml" -o "$TMPD/base" --set train.ema_decay=none > "$TMPD/base.jsonl" \
 	|| die "base training failed"
