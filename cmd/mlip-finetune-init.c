@@ -15,7 +15,8 @@
 #include "potential.h"
 
 static const char usage_text[] =
-	"usage: mlip-finetune-init MODEL -o OUT [--set KEY=VALUE]... [--heads FILE] [--no-strict] [OPTIONS]\n"
+	"usage: mlip-finetune-init MODEL -o OUT [--set KEY=VALUE | --unset KEY]... [--heads FILE] "
+	"[--no-strict] [OPTIONS]\n"
 	"\n"
 	"Make the starting model of a fine-tuning run from MODEL (an inference checkpoint\n"
 	"or a training checkpoint directory; its raw weights), for mlip-train's\n"
@@ -24,6 +25,7 @@ static const char usage_text[] =
 	"  -o, --output OUT         the inference checkpoint to write\n"
 	"      --set KEY=VALUE      override a key of MODEL's configuration, e.g.\n"
 	"                           --set model.elements=[Si,Li]\n"
+	"      --unset KEY          remove a key or list item of it, e.g. --unset tasks.2\n"
 	"      --heads FILE         the new head list (YAML: heads: [{name, copy_from}])\n"
 	"      --no-strict          start weights that do not fit afresh and skip overrides\n"
 	"                           that fail, with a warning each, instead of refusing\n"
@@ -36,11 +38,12 @@ static const char usage_text[] =
 	"  -h, --help               show this help and exit\n"
 	"  -V, --version            show the version and exit\n";
 
-enum { OPT_SET = 256, OPT_HEADS, OPT_NO_STRICT, OPT_PIN, OPT_SCALING, OPT_PLUGIN_PATH };
+enum { OPT_SET = 256, OPT_UNSET, OPT_HEADS, OPT_NO_STRICT, OPT_PIN, OPT_SCALING, OPT_PLUGIN_PATH };
 
 static const struct option longopts[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "set", required_argument, NULL, OPT_SET },
+	{ "unset", required_argument, NULL, OPT_UNSET },
 	{ "heads", required_argument, NULL, OPT_HEADS },
 	{ "no-strict", no_argument, NULL, OPT_NO_STRICT },
 	{ "pin-descriptors", no_argument, NULL, OPT_PIN },
@@ -75,6 +78,11 @@ int main(int argc, char **argv)
 		case OPT_SET:
 			if (!strchr(optarg, '='))
 				return cli_usage_error("--set takes KEY=VALUE, not '%s'", optarg);
+			sets[o.n_overrides++] = optarg;
+			break;
+		case OPT_UNSET:
+			if (strchr(optarg, '=') || !*optarg)
+				return cli_usage_error("--unset takes a KEY, not '%s'", optarg);
 			sets[o.n_overrides++] = optarg;
 			break;
 		case OPT_HEADS: heads_path = optarg; break;

@@ -17,7 +17,7 @@
 #include "train.h"
 
 static const char usage_text[] =
-	"usage: mlip-train -c CONFIG [-o RUN_DIR] [--set KEY=VALUE]... [OPTIONS]\n"
+	"usage: mlip-train -c CONFIG [-o RUN_DIR] [--set KEY=VALUE | --unset KEY]... [OPTIONS]\n"
 	"   or: mlip-train --resume CHECKPOINT_DIR [-c CONFIG] [-o RUN_DIR] [OPTIONS]\n"
 	"\n"
 	"Train a potential (mlip-config(5)); metrics go to stdout as JSON Lines.\n"
@@ -25,6 +25,7 @@ static const char usage_text[] =
 	"  -c, --config FILE        the training configuration (YAML; - for stdin)\n"
 	"  -o, --output RUN_DIR     run directory (default: run, or the resumed run's)\n"
 	"      --set KEY=VALUE      override a config key, e.g. --set optim.lr=1e-4\n"
+	"      --unset KEY          remove a config key or list item, e.g. --unset tasks.2\n"
 	"      --resume DIR         continue from a checkpoint directory\n"
 	"      --force              replace the run already in RUN_DIR (refused otherwise)\n"
 	"      --plugin-path DIR    search DIR for loss and normalizer plugins first\n"
@@ -32,12 +33,13 @@ static const char usage_text[] =
 	"  -h, --help               show this help and exit\n"
 	"  -V, --version            show the version and exit\n";
 
-enum { OPT_SET = 256, OPT_RESUME, OPT_PLUGIN_PATH, OPT_FORCE };
+enum { OPT_SET = 256, OPT_UNSET, OPT_RESUME, OPT_PLUGIN_PATH, OPT_FORCE };
 
 static const struct option longopts[] = {
 	{ "config", required_argument, NULL, 'c' },
 	{ "output", required_argument, NULL, 'o' },
 	{ "set", required_argument, NULL, OPT_SET },
+	{ "unset", required_argument, NULL, OPT_UNSET },
 	{ "resume", required_argument, NULL, OPT_RESUME },
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "plugin-path", required_argument, NULL, OPT_PLUGIN_PATH },
@@ -92,6 +94,11 @@ int main(int argc, char **argv)
 				return cli_usage_error("--set takes KEY=VALUE, not '%s'", optarg);
 			sets[n_sets++] = optarg;
 			break;
+		case OPT_UNSET:
+			if (strchr(optarg, '=') || !*optarg)
+				return cli_usage_error("--unset takes a KEY, not '%s'", optarg);
+			sets[n_sets++] = optarg;
+			break;
 		case OPT_RESUME: resume = optarg; break;
 		case OPT_FORCE: force = 1; break;
 		case OPT_PLUGIN_PATH:
@@ -109,7 +116,8 @@ int main(int argc, char **argv)
 	if (!config && !resume)
 		return cli_usage_error("missing --config (or --resume)");
 	if (resume && n_sets && !config)
-		return cli_usage_error("--set needs -c when resuming (the result must agree with the checkpoint)");
+		return cli_usage_error("--set and --unset need -c when resuming (the result must agree "
+				       "with the checkpoint)");
 
 	if (mlip_dist_init(&argc, &argv, &err))
 		return cli_fail(&err);

@@ -1181,7 +1181,9 @@ static int finish_load(struct mlip_yaml_node *tree, const char *const *overrides
 		       size_t n_overrides, struct mlip_config *cfg, struct mlip_err *err)
 {
 	for (size_t i = 0; i < n_overrides; i++) {
-		int rc = mlip_yaml_set(&tree, overrides[i], err);
+		/* "KEY=VALUE" sets (--set), a bare "KEY" removes (--unset) */
+		int rc = strchr(overrides[i], '=') ? mlip_yaml_set(&tree, overrides[i], err)
+						   : mlip_yaml_unset(tree, overrides[i], err);
 		if (rc) {
 			mlip_yaml_free(tree);
 			mlip_config_init(cfg);

@@ -36,7 +36,7 @@ enum mlip_cfg_reduction { MLIP_CFG_MEAN, MLIP_CFG_SUM, MLIP_CFG_PER_STRUCTURE };
 enum mlip_cfg_elref { MLIP_CFG_ELREF_NONE, MLIP_CFG_ELREF_FIT, MLIP_CFG_ELREF_TABLE };
 enum mlip_cfg_strategy { MLIP_CFG_DDP, MLIP_CFG_SHARDED };
 
-/* One symmetry function (MODEL.md); g2 uses elements[0] only. */
+/* One symmetry function (share/doc/MODEL.md); g2 uses elements[0] only. */
 struct mlip_config_descriptor {
 	enum mlip_cfg_sf_kind kind;
 	int elements[2];          /* neighbour species Z; [1] is 0 for g2 */
@@ -160,7 +160,8 @@ void mlip_config_release(struct mlip_config *cfg);
 
 /*
  * Load the file at path ("-" = stdin; NULL = start from an empty config),
- * apply n_overrides "KEY=VALUE" overrides in order (mlip_yaml_set syntax),
+ * apply n_overrides overrides in order: "KEY=VALUE" sets (mlip_yaml_set
+ * syntax), a bare "KEY" removes the key or sequence item (mlip_yaml_unset),
  * check and convert. On failure cfg is left released (zeroed). A config read
  * from stdin may not name "-" as a batch stream.
  *   const char *ov[] = { "optim.lr=1e-4", "model.hidden=[32,32]" };

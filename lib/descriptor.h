@@ -3,7 +3,7 @@
  * types 2, 3 and 9 with the cosine cutoff), their vector-Jacobian product
  * (VJP: forces and stress from dL/dG) and their Jacobian-vector product (JVP:
  * the change of G along a displacement field and a strain), and the
- * mean/std statistics used for input scaling. MODEL.md defines the functions;
+ * mean/std statistics used for input scaling. share/doc/MODEL.md defines the functions;
  * this header states the conventions of the code.
  *
  * Functions (R_ij = |r_ij|, cos θ_ijk = r_ij·r_ik / (R_ij R_ik),

@@ -1,5 +1,5 @@
 /*
- * evaluate.h - evaluation of a potential on batches (TRAINING.md, Metrics):
+ * evaluate.h - evaluation of a potential on batches (share/doc/TRAINING.md, Metrics):
  * the per-batch step that mlip-train's validation and mlip-eval share, and
  * the whole of what mlip-eval does.
  *

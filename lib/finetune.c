@@ -428,14 +428,17 @@ static int merge_config(const struct mlip_potential *base, const struct mlip_fin
 					  "set them there", ov);
 			goto done;
 		}
-		if (!(rc = mlip_yaml_set(&next, ov, err)) && !o->strict)
+		/* "KEY=VALUE" sets (--set), a bare "KEY" removes (--unset) */
+		rc = strchr(ov, '=') ? mlip_yaml_set(&next, ov, err) : mlip_yaml_unset(next, ov, err);
+		if (!rc && !o->strict)
 			rc = check_tree(next, o->heads, base, pl, cfg, err);
 		mlip_config_release(cfg);
 		if (rc && !o->strict) {
-			if (!strncmp(err->msg, "--set ", 6))
+			if (!strncmp(err->msg, "--set ", 6) || !strncmp(err->msg, "--unset ", 8))
 				mlip_log(MLIP_LOG_WARN, "skipped %s", err->msg);
 			else
-				mlip_log(MLIP_LOG_WARN, "skipped --set %s: %s", ov, err->msg);
+				mlip_log(MLIP_LOG_WARN, "skipped %s %s: %s", strchr(ov, '=') ? "--set" : "--unset",
+					 ov, err->msg);
 			mlip_yaml_free(next);
 			mlip_err_clear(err);
 			rc = MLIP_OK;

@@ -1,7 +1,7 @@
 /*
  * loss.h - a task's loss: a loss plugin (per-entry values and gradients)
  * plus the host-side reduction, coefficient and the exact gradient of the
- * reduced loss with respect to the predictions (TRAINING.md, "Losses").
+ * reduced loss with respect to the predictions (share/doc/TRAINING.md, "Losses").
  *
  * Rows and entries. A task's predictions are rows of width d: one row per
  * system for system-level tasks (energy d = 1, stress d = 9), one per atom

@@ -1,7 +1,7 @@
 /*
  * metrics.h - running error metrics per (dataset, task), in physical units,
  * as micro-averages over every valid entry seen (Σ error / Σ count), so that
- * sums from several batches or ranks combine exactly (TRAINING.md, Metrics).
+ * sums from several batches or ranks combine exactly (share/doc/TRAINING.md, Metrics).
  *
  * Per (dataset, task) one accumulator of sums; the metric values are derived
  * at the end:

@@ -1,5 +1,5 @@
 /*
- * model.h - the BPNN model (MODEL.md): symmetry-function descriptors, one
+ * model.h - the BPNN model (share/doc/MODEL.md): symmetry-function descriptors, one
  * MLP per element with H output heads, energies, forces and stresses, and
  * exact training gradients.
  *

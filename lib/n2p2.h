@@ -9,8 +9,8 @@
  *   weights.ZZZ.data    per element (ZZZ = atomic number, 3 digits): the
  *                       network's weights and biases, one per line
  *
- * The mapping (MODEL.md's model, one head h of it):
- *   - symmetry functions: MODEL.md's G2, G3 and G9 are n2p2's types 2, 3
+ * The mapping (share/doc/MODEL.md's model, one head h of it):
+ *   - symmetry functions: share/doc/MODEL.md's G2, G3 and G9 are n2p2's types 2, 3
  *     and 9 with the cosine cutoff (cutoff_type 1, inner cutoff alpha 0):
  *     `symfunction_short E 2 E1 eta rs rc` and
  *     `symfunction_short E 3|9 E1 E2 eta lambda zeta rc rs`, every number

@@ -1,7 +1,7 @@
 /*
  * normalizer.h - a task's normalizer: a normalizer plugin plus its
  * parameters, with fit, norm / denorm and a JSON state for checkpoints
- * (TRAINING.md, "Element references and normalizers").
+ * (share/doc/TRAINING.md, "Element references and normalizers").
  *
  * The standard plugin is `rmsd`: norm(t) = (t - mean) / rmsd,
  * denorm(y) = y * rmsd + mean, params `mean` and `rmsd` each optional and

@@ -1,5 +1,5 @@
 /*
- * tasks.h - the supervised tasks of a run (TRAINING.md): which model head
+ * tasks.h - the supervised tasks of a run (share/doc/TRAINING.md): which model head
  * each task reads, masks by dataset / label presence / free atoms, element
  * references and normalizers per energy head, and the conversion between the
  * model's raw output and physical units.

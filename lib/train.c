@@ -1,6 +1,6 @@
 /*
  * train.c - the training loop (contract in train.h, semantics in
- * TRAINING.md). Step order: forward -> losses -> backward -> (debug
+ * share/doc/TRAINING.md). Step order: forward -> losses -> backward -> (debug
  * checksums) -> gradient reduction -> clip -> AdamW -> EMA -> log ->
  * schedule. All ranks hold every batch; rank r takes entries r, r+W, ... of
  * each epoch's seeded permutation (padded with its head to a multiple of W).

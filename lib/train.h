@@ -1,5 +1,5 @@
 /*
- * train.h - the training unit: what mlip-train runs (TRAINING.md).
+ * train.h - the training unit: what mlip-train runs (share/doc/TRAINING.md).
  *
  * One call runs a whole training: load the batch streams, build or resume
  * the potential, fit scaling / element references / normalizers (fresh runs

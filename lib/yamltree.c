@@ -1067,6 +1067,48 @@ fail:
 	return rc;
 }
 
+int mlip_yaml_unset(struct mlip_yaml_node *root, const char *path, struct mlip_err *err)
+{
+	char label[512];
+	snprintf(label, sizeof(label), "--unset %s", path);
+	struct mlip_yaml_node *n = root;
+	const char *p = path;
+	if (!*path || strchr(path, '='))
+		return mlip_err_set(err, MLIP_EINVAL, "%s: expected a KEY (a dotted path)", label);
+	for (;;) {
+		const char *dot = strchr(p, '.');
+		size_t len = dot ? (size_t)(dot - p) : strlen(p);
+		ptrdiff_t i = -1;
+		if (len == 0)
+			return mlip_err_set(err, MLIP_EINVAL, "%s: empty segment", label);
+		if (n && n->kind == MLIP_YAML_MAPPING) {
+			i = map_find(n, p, len);
+		} else if (n && n->kind == MLIP_YAML_SEQUENCE) {
+			long long k = seg_index(p, len);
+			i = k >= 0 && (size_t)k < n->n ? (ptrdiff_t)k : -1;
+		}
+		if (i < 0)
+			return mlip_err_set(err, MLIP_EINVAL, "%s: the configuration has no '%.*s'", label,
+					    (int)(p + len - path), path);
+		if (dot) {
+			n = n->items[i];
+			p = dot + 1;
+			continue;
+		}
+		/* remove pair or item i; the later ones move up (tasks.3 becomes tasks.2) */
+		mlip_yaml_free(n->items[i]);
+		if (n->keys)
+			mlip_yaml_free(n->keys[i]);
+		for (size_t k = (size_t)i; k + 1 < n->n; k++) {
+			n->items[k] = n->items[k + 1];
+			if (n->keys)
+				n->keys[k] = n->keys[k + 1];
+		}
+		n->n--;
+		return MLIP_OK;
+	}
+}
+
 int mlip_yaml_merge(struct mlip_yaml_node **dst, const struct mlip_yaml_node *src,
 		    struct mlip_err *err)
 {

@@ -186,6 +186,14 @@ int mlip_yaml_require(const struct mlip_yaml_node *root, const char *path, struc
 int mlip_yaml_set(struct mlip_yaml_node **root, const char *assignment, struct mlip_err *err);
 
 /*
+ * Remove the value at a dotted path ("tasks.2", "optim.lbfgs"): a mapping
+ * pair, or a sequence item (the later items move up). MLIP_EINVAL when the
+ * path does not exist, naming the part that does not.
+ *   mlip_yaml_unset(t, "tasks.2", &err);
+ */
+int mlip_yaml_unset(struct mlip_yaml_node *root, const char *path, struct mlip_err *err);
+
+/*
  * Deep-merge src into dst: for two mappings each key of src is merged
  * recursively into dst's value; in every other case dst's value is replaced
  * by a copy of src's (scalars and sequences replace). Locations come along,

@@ -768,7 +768,7 @@ START_TEST(test_override_errors)
 		  "an integer, got 'x'" },
 		{ "tasks.1.property=energy", "--set tasks.1.property=energy: key 'tasks.1.metrics': "
 		  "never" },
-		{ "noequals", "--set noequals: expected KEY=VALUE" },
+		{ "noequals", "--unset noequals: the configuration has no 'noequals'" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *ov[] = { cases[i].ov };

@@ -38,7 +38,7 @@ static void lib_G(double *out, const struct mlip_descriptor *d, const struct mli
 	mlip_env_release(&env);
 }
 
-/* MODEL.md's formulas, term by term, over all j<k pairs of the batch edges. */
+/* share/doc/MODEL.md's formulas, term by term, over all j<k pairs of the batch edges. */
 static void ref_G(double *out, const struct mlip_descriptor *d, const struct mlip_batch *b)
 {
 	size_t D = d->max_dim;

@@ -545,6 +545,33 @@ END_TEST
 
 /* ---- merge ---- */
 
+START_TEST(test_unset)
+{
+	struct mlip_yaml_node *t = load("optim:\n  lr: 0.1\n  lbfgs: {steps: 3}\n"
+					"tasks:\n  - name: e\n  - name: f\n  - name: s\n");
+	struct mlip_err err = { 0 };
+	const char *name = NULL;
+	ck_assert_int_eq(mlip_yaml_unset(t, "tasks.1", &err), 0);
+	ck_assert_uint_eq(mlip_yaml_get(t, "tasks")->n, 2);
+	ck_assert_int_eq(mlip_yaml_get_string(t, "tasks.1.name", &name, &err), 0);
+	ck_assert_str_eq(name, "s"); /* the later items moved up */
+	ck_assert_int_eq(mlip_yaml_unset(t, "optim.lbfgs", &err), 0);
+	ck_assert_ptr_null(mlip_yaml_get(t, "optim.lbfgs"));
+	ck_assert_ptr_nonnull(mlip_yaml_get(t, "optim.lr"));
+	/* what is not there, and malformed paths, are errors that change nothing */
+	struct mlip_yaml_node *before = mlip_yaml_copy(t);
+	ck_assert_int_eq(mlip_yaml_unset(t, "tasks.2", &err), MLIP_EINVAL);
+	ck_assert_str_eq(err.msg, "--unset tasks.2: the configuration has no 'tasks.2'");
+	ck_assert_int_eq(mlip_yaml_unset(t, "optim.lbfgs.steps", &err), MLIP_EINVAL);
+	ck_assert_str_eq(err.msg, "--unset optim.lbfgs.steps: the configuration has no 'optim.lbfgs'");
+	ck_assert_int_eq(mlip_yaml_unset(t, "optim..lr", &err), MLIP_EINVAL);
+	ck_assert_int_eq(mlip_yaml_unset(t, "optim.lr=1", &err), MLIP_EINVAL);
+	ck_assert(mlip_yaml_equal(before, t));
+	mlip_yaml_free(before);
+	mlip_yaml_free(t);
+}
+END_TEST
+
 START_TEST(test_merge)
 {
 	struct mlip_err err = { 0 };
@@ -756,6 +783,7 @@ Suite *suite_yamltree(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("set");
 	tcase_add_test(tc, test_set);
+	tcase_add_test(tc, test_unset);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("merge");
 	tcase_add_test(tc, test_merge);

@@ -17,3 +17,10 @@ si_config "$TMPD/cfg.yaml" "$TMPD/train.mlb" "$TMPD/val.mlb"
   "$TMPD/moved/bin/mlip-train" -q -c "$TMPD/cfg.yaml" -o "$TMPD/run" --set schedule.epochs=1 > /dev/null ) \
 	|| die "the installed, moved mlip-train could not train"
 [ -e "$TMPD/run/inference_ckpt.mlip" ] || die "no model from the installed program"
+# the installed examples Makefile finds the installed programs, data and configs (moved tree too)
+( unset MLIP_PLUGIN_PATH; PATH=/usr/bin:/bin
+  make --no-print-directory -f "$TMPD/moved/share/mlip/examples/Makefile" OUT="$TMPD/exp" \
+	SET="--set schedule.epochs=1 --unset optim.lbfgs" > "$TMPD/exp.log" 2>&1 ) \
+	|| { cat "$TMPD/exp.log" >&2; die "the installed examples Makefile failed"; }
+grep -q "$TMPD/moved/bin/mlip-train" "$TMPD/exp.log" || die "the examples Makefile ran other programs: $(head -5 "$TMPD/exp.log")"
+[ -s "$TMPD/exp/test-metrics.json" ] || die "no metrics from the installed examples Makefile"
