@@ -19,6 +19,7 @@ for b in build/bench/bench_*; do
 done
 sh bench/collate.sh
 sh bench/eval.sh
+sh bench/lammps.sh
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
 	sh bench/peers/bench_torch.sh
 else

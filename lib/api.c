@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "mlip.h"
 #include "batch.h"
 #include "elements.h"
@@ -185,6 +187,9 @@ int mlip_set_threads(mlip_calculator *c, int n)
 	if (n < 0)
 		return fail_with(c, MLIP_EINVAL, "threads must be 0 (the default) or more, not %d", n);
 	c->model->desc.n_threads = n;
+	/* the network's matrix products: OpenBLAS's thread count is the process's */
+	if (n > 0)
+		openblas_set_num_threads(n);
 	return MLIP_OK;
 }
 

@@ -17,7 +17,9 @@
  *   forces   F_i = −∂E/∂r_i
  *   virial   W = −Σ_e r_e ⊗ ∂E/∂r_e over the model's edges e = (i → j),
  *            r_e = r_j − r_i (+ lattice images), i.e. W = Σ_i r_i ⊗ F_i for a
- *            finite system: the virial of LAMMPS and KIM (eV)
+ *            finite system (eV): the virial LAMMPS's pair styles tally
+ *            (P V = N k T + tr W / 3); KIM's partialVirial is −W, in Voigt
+ *            order xx yy zz yz xz xy
  *   stress   σ = −W / V, ASE's sign (positive = tensile), eV/Å³, defined
  *            for structures with a periodic axis and a non-singular cell;
  *            zero otherwise
@@ -108,8 +110,11 @@ const char *mlip_head_name(const mlip_calculator *c, int k);
 int mlip_set_head(mlip_calculator *c, const char *name);
 
 /*
- * OpenMP threads of the descriptor passes: n > 0, or 0 for the default
- * (OMP_NUM_THREADS if set, else 1). Results do not depend on it.
+ * Threads: n > 0 for the descriptor passes (OpenMP) and the network's
+ * matrix products (OpenBLAS, whose count is process-wide: this sets it for
+ * the whole program); 0 for the defaults (OMP_NUM_THREADS if set, else 1,
+ * and OpenBLAS's own). Results do not depend on it. An MPI program with one
+ * rank per core wants 1.
  */
 int mlip_set_threads(mlip_calculator *c, int n);
 

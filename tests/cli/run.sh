@@ -20,7 +20,10 @@ for t in tests/cli/t[0-9][0-9][0-9][0-9]-*.sh; do
 	TMPD=$(mktemp -d "${TMPDIR:-/tmp}/mlip-$name.XXXXXX")
 	export TMPD
 	if sh "$t" >"$TMPD.log" 2>&1; then
-		pass=$((pass + 1)); echo "ok - $name"
+		pass=$((pass + 1))
+		# a script that skips part of its work says "skip: why" or "note: ..."; show it
+		notes=$(grep -E '^(skip|note): ' "$TMPD.log" | tr '\n' ';' | sed 's/;$//')
+		if [ -n "$notes" ]; then echo "ok - $name # $notes"; else echo "ok - $name"; fi
 	else
 		fail=$((fail + 1)); failed="$failed $name"; echo "FAIL - $name"
 		sed 's/^/    /' "$TMPD.log" | tail -n 40
