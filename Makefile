@@ -2,6 +2,7 @@
 #
 #   make            build lib/libmlip.a, bin/mlip-*, lib/plugins/*.so
 #   make deps       install the Debian packages mlip needs (apt-get as root)
+#   make deps-optional  also python3-torch, for the PyTorch oracle test and bench/peers
 #   make check      deps + build + command-line tests + Check unit suites
 #   make demo       deps + build + the demo on share/demo
 #   make bench      benchmarks (figures on stdout)
@@ -31,8 +32,12 @@ BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -MMD -MP -Ilib -Iplugins \
 ALL_CFLAGS = $(BASE_CFLAGS) $(PKG_CFLAGS) $(CFLAGS)
 LIBS = $(PKG_LIBS) -ldl -lm
 
+# What building, the demo and the tests need (lammps and the KIM API: MD through libmlip).
 DEB_PACKAGES = gcc make libyaml-dev libjansson-dev libopenblas-dev libmpich-dev mpich \
-	check pkg-config python3 python3-ase python3-torch lammps libkim-api-dev cmake g++
+	check pkg-config python3 python3-ase jq lammps libkim-api-dev cmake g++
+# Only for the independent PyTorch oracle (tests/cli/t0500, skipped without it) and
+# bench/peers: make deps-optional.
+DEB_OPTIONAL = python3-torch
 
 LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=build/%.o)
@@ -59,7 +64,8 @@ BENCH_SRC = $(wildcard bench/bench_*.c)
 BENCHES = $(BENCH_SRC:bench/%.c=build/bench/%)
 
 .SECONDEXPANSION:
-.PHONY: all shlib deps check unit cli-tests demo bench install install-core uninstall uninstall-core \
+
+.PHONY: all shlib deps deps-optional check unit cli-tests demo bench install install-core uninstall uninstall-core \
 	clean check-plugin-symbols
 .DEFAULT_GOAL := all
 
@@ -121,10 +127,12 @@ build/bench/%: bench/%.c lib/libmlip.a
 	@mkdir -p build/bench
 	$(CC) $(ALL_CFLAGS) -o $@ $< lib/libmlip.a $(LIBS)
 
-deps:
+# Install the missing ones of a package list with apt-get as root; otherwise
+# print the exact command and fail.
+define install_debs
 	@if ! command -v dpkg-query >/dev/null 2>&1; then \
-	  echo "mlip: not a Debian system; install: $(DEB_PACKAGES)" >&2; exit 1; fi; \
-	missing=""; for p in $(DEB_PACKAGES); do \
+	  echo "mlip: not a Debian system; install: $(1)" >&2; exit 1; fi; \
+	missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
@@ -135,6 +143,13 @@ deps:
 	  echo "mlip: missing Debian packages:$$missing" >&2; \
 	  echo "mlip: run: sudo apt-get install$$missing" >&2; exit 1; \
 	fi
+endef
+
+deps:
+	$(call install_debs,$(DEB_PACKAGES))
+
+deps-optional: deps
+	$(call install_debs,$(DEB_OPTIONAL))
 
 # make check ends with Check's summary line.
 check:

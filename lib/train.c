@@ -54,6 +54,8 @@ struct trainer {
 	double *loss_sum;                     /* (n_tasks) since the last print */
 	uint64_t steps_since_print, atoms_since_print, systems_since_print;
 	double t_print, t_start;
+	uint64_t prog_step0, prog_atoms;  /* progress: the first step of this process, atoms since */
+	double prog_t0, prog_last, prog_every;
 	double last_grad_norm, last_lr;
 	json_t *last_train, *last_val;      /* rank 0: the latest records, for the end record */
 	FILE *checksums;
@@ -345,25 +347,41 @@ static void log_train(struct trainer *t)
 	t->t_print = now();
 }
 
+/*
+ * Progress on stderr (rank 0): on a terminal one line rewritten twice a
+ * second; otherwise (a batch job's log) a line at most every 10 s
+ * (MLIP_PROGRESS_SECONDS), with the
+ * step, epoch or L-BFGS state, loss, lr, throughput and the time left at
+ * this process's pace. Atoms/s counts rank 0's batches times the ranks.
+ */
 static void progress_line(struct trainer *t, double loss)
 {
-	static double last;
-	if (!t->opts->progress || !is0(t) || !isatty(STDERR_FILENO))
+	if (!t->opts->progress || !is0(t))
 		return;
+	int tty = isatty(STDERR_FILENO), last_step = t->pg.step == t->end_step;
 	double tn = now();
-	if (tn - last < 0.5 && t->pg.step != t->end_step)
+	if (t->prog_t0 == 0) {
+		t->prog_t0 = t->prog_last = tn;
+		t->prog_step0 = t->pg.step - 1;
+	}
+	if (t->prog_t0 == tn) { /* the first call: the interval off a terminal */
+		const char *e = getenv("MLIP_PROGRESS_SECONDS");
+		t->prog_every = e && atof(e) >= 0 ? atof(e) : 10.0;
+	}
+	if (tn - t->prog_last < (tty ? 0.5 : t->prog_every) && !(tty && last_step))
 		return;
-	last = tn;
+	t->prog_last = tn;
+	double dt = fmax(tn - t->prog_t0, 1e-9), done = (double)(t->pg.step - t->prog_step0);
+	double eta = (double)(t->end_step - t->pg.step) * dt / fmax(done, 1);
+	char state[96];
 	if (t->pg.step > t->total_steps)
-		fprintf(stderr, "\rstep %llu/%llu  l-bfgs  loss %.5g  |g| %.3g   ",
-			(unsigned long long)t->pg.step, (unsigned long long)t->end_step, loss,
-			t->lbfgs_gnorm);
+		snprintf(state, sizeof(state), "l-bfgs  loss %.5g  |g| %.3g", loss, t->lbfgs_gnorm);
 	else
-		fprintf(stderr, "\rstep %llu/%llu  epoch %.2f  loss %.5g  lr %.3g   ",
-			(unsigned long long)t->pg.step, (unsigned long long)t->end_step,
-			(double)t->pg.step / (double)t->bpe, loss, t->last_lr);
-	if (t->pg.step == t->end_step)
-		fputc('\n', stderr);
+		snprintf(state, sizeof(state), "epoch %.2f  loss %.5g  lr %.3g",
+			 (double)t->pg.step / (double)t->bpe, loss, t->last_lr);
+	fprintf(stderr, "%sstep %llu/%llu  %s  %.3g atoms/s  eta %.0f s%s", tty ? "\r" : "",
+		(unsigned long long)t->pg.step, (unsigned long long)t->end_step, state,
+		(double)t->prog_atoms * t->world / dt, eta, tty ? (last_step ? "   \n" : "   ") : "\n");
 }
 
 static int write_checkpoint(struct trainer *t, const char *name, struct mlip_err *err)
@@ -561,6 +579,7 @@ static int train_step(struct trainer *t, struct mlip_err *err)
 		t->loss_sum[k] += t->task_loss[k];
 	t->steps_since_print++;
 	t->atoms_since_print += b->n_atoms;
+	t->prog_atoms += b->n_atoms;
 	t->systems_since_print += b->n_systems;
 	progress_line(t, total);
 	return MLIP_OK;
@@ -594,6 +613,7 @@ static int full_objective(void *ctx, const double *x, double *f, double *g, stru
 	for (size_t bi = (size_t)t->rank; !rc && bi < t->train.n; bi += (size_t)t->world) {
 		const struct mlip_batch *b = &t->train.items[bi];
 		struct mlip_model_out out;
+		t->prog_atoms += b->n_atoms;
 		rc = mlip_model_forward_kept(m, b, bi, flags, &out, err);
 		if (rc)
 			break;
