@@ -32,6 +32,12 @@ static const char usage_text[] =
 	"      --shuffle           shuffle the structures (reproducible with --seed)\n"
 	"      --seed S            seed for --shuffle and --split (default 0)\n"
 	"      --exclude KEYS      drop labels: comma list of energy, forces, stress\n"
+	"      --energy-key KEY    extxyz info key of the energy (default energy, then\n"
+	"                          free_energy), e.g. REF_energy\n"
+	"      --forces-key KEY    extxyz column of the forces (default forces), e.g. REF_forces\n"
+	"      --stress-key KEY    extxyz info key of the stress (default stress)\n"
+	"      --virial-key KEY    extxyz info key of a virial, read as stress = -virial/volume\n"
+	"                          where a frame has no stress (e.g. GAP's virial)\n"
 	"      --split FRACTION    send a random FRACTION of structures to the first -o,\n"
 	"                          the rest to the second\n"
 	"      --dump              print batch streams (default stdin) as JSON Lines\n"
@@ -41,7 +47,7 @@ static const char usage_text[] =
 	"  -V, --version           show the version and exit\n";
 
 enum { OPT_MAX_ATOMS = 256, OPT_SHUFFLE, OPT_SEED, OPT_EXCLUDE, OPT_SPLIT, OPT_DUMP,
-       OPT_DUMP_FORMAT };
+       OPT_DUMP_FORMAT, OPT_ENERGY_KEY, OPT_FORCES_KEY, OPT_STRESS_KEY, OPT_VIRIAL_KEY };
 
 static const struct option longopts[] = {
 	{ "cutoff", required_argument, NULL, 'c' },
@@ -53,6 +59,10 @@ static const struct option longopts[] = {
 	{ "shuffle", no_argument, NULL, OPT_SHUFFLE },
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "exclude", required_argument, NULL, OPT_EXCLUDE },
+	{ "energy-key", required_argument, NULL, OPT_ENERGY_KEY },
+	{ "forces-key", required_argument, NULL, OPT_FORCES_KEY },
+	{ "stress-key", required_argument, NULL, OPT_STRESS_KEY },
+	{ "virial-key", required_argument, NULL, OPT_VIRIAL_KEY },
 	{ "split", required_argument, NULL, OPT_SPLIT },
 	{ "dump", no_argument, NULL, OPT_DUMP },
 	{ "dump-format", required_argument, NULL, OPT_DUMP_FORMAT },
@@ -128,6 +138,10 @@ int main(int argc, char **argv)
 			if (!parse_double(optarg, &o.split) || !(o.split > 0 && o.split < 1))
 				return cli_usage_error("--split takes a fraction between 0 and 1, not '%s'", optarg);
 			break;
+		case OPT_ENERGY_KEY: o.keys.energy = optarg; break;
+		case OPT_FORCES_KEY: o.keys.forces = optarg; break;
+		case OPT_STRESS_KEY: o.keys.stress = optarg; break;
+		case OPT_VIRIAL_KEY: o.keys.virial = optarg; break;
 		case OPT_DUMP: dump = 1; break;
 		case OPT_DUMP_FORMAT:
 			if (strcmp(optarg, "json") == 0)

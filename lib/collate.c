@@ -101,6 +101,7 @@ struct sink {
 	const struct mlip_structure **ptrs;  /* (group.alloc) */
 	size_t group_atoms;
 	size_t n_structures, n_batches, n_atoms, n_edges;
+	size_t n_labels[3];                  /* structures written with energy, forces, stress */
 	struct progress *prog;
 };
 
@@ -163,6 +164,10 @@ static int sink_take(struct sink *k, struct mlip_structure *s, struct mlip_err *
 	if (full && (rc = sink_flush(k, err)))
 		return rc;
 	k->group_atoms += s->natoms;
+	unsigned has = s->has & ~o->exclude;
+	k->n_labels[0] += (has & MLIP_HAS_ENERGY) != 0;
+	k->n_labels[1] += (has & MLIP_HAS_FORCES) != 0;
+	k->n_labels[2] += (has & MLIP_HAS_STRESS) != 0;
 	return mlip_structure_list_take(&k->group, s, err);
 }
 
@@ -190,9 +195,10 @@ static int sink_close(struct sink *k, struct mlip_err *err)
 	if (!rc && k->o->progress) {
 		progress_end(k->prog);
 		k->prog->last = k->prog->start;
-		mlip_log(MLIP_LOG_INFO, "%s: %zu structures, %zu atoms, %zu edges in %zu batch%s",
-			 k->path, k->n_structures, k->n_atoms, k->n_edges, k->n_batches,
-			 k->n_batches == 1 ? "" : "es");
+		mlip_log(MLIP_LOG_INFO, "%s: %zu structures (%zu with an energy, %zu with forces, "
+			 "%zu with a stress), %zu atoms, %zu edges in %zu batch%s", k->path,
+			 k->n_structures, k->n_labels[0], k->n_labels[1], k->n_labels[2], k->n_atoms,
+			 k->n_edges, k->n_batches, k->n_batches == 1 ? "" : "es");
 	}
 	sink_release(k);
 	return rc;
@@ -223,42 +229,96 @@ static int write_stream(const struct mlip_collate_opts *o, const char *path,
 	return sink_close(&k, err);
 }
 
+/*
+ * After an extxyz file: say which label-like keys and columns were not read
+ * as labels, and the option that would read each.
+ */
+static void warn_unused(const char *path, const struct mlip_unused_labels *u, size_t frames)
+{
+	for (size_t k = 0; k < u->n; k++) {
+		const char *name = u->item[k].name, *opt = "--energy-key";
+		if (u->item[k].column)
+			opt = "--forces-key";
+		else if (strcasestr(name, "virial"))
+			opt = "--virial-key";
+		else if (strcasestr(name, "stress"))
+			opt = "--stress-key";
+		mlip_log(MLIP_LOG_WARN, "%s: %s '%s' (in %zu of %zu frames) is not read as a label; "
+			 "%s %s reads it", path, u->item[k].column ? "the column" : "the info key", name,
+			 u->item[k].frames, frames, opt, name);
+	}
+}
+
+static int has_keys(const struct mlip_label_keys *k)
+{
+	return k->energy || k->forces || k->stress || k->virial;
+}
+
+/*
+ * Read every structure of one input, handing each to take(ctx, s): extxyz a
+ * frame at a time with the label keys, the other formats whole.
+ */
+static int read_input(const struct mlip_collate_opts *o, const char *path,
+		      int (*take)(void *ctx, struct mlip_structure *s, struct mlip_err *err),
+		      void *ctx, struct mlip_err *err)
+{
+	int rc;
+	if (mlip_input_format(path, o->format) == MLIP_FORMAT_EXTXYZ) {
+		struct mlip_extxyz_reader r;
+		struct mlip_structure s;
+		FILE *f;
+		if ((rc = mlip_open_input(&f, path, err)))
+			return rc;
+		const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
+		mlip_extxyz_reader_init(&r, f, name);
+		mlip_extxyz_reader_set_keys(&r, &o->keys);
+		mlip_structure_init(&s);
+		while ((rc = mlip_extxyz_read_next(&r, &s, err)) == 1)
+			if ((rc = take(ctx, &s, err)))
+				break;
+		if (rc == 0)
+			warn_unused(name, &r.unused, r.frame);
+		mlip_structure_release(&s);
+		mlip_extxyz_reader_release(&r);
+		mlip_close_input(f);
+		return rc;
+	}
+	if (has_keys(&o->keys))
+		mlip_log(MLIP_LOG_WARN, "%s: the label keys apply to extxyz input, not to this file", path);
+	struct mlip_structure_list l;
+	mlip_structure_list_init(&l);
+	rc = mlip_read_structures(path, o->format, &l, err);
+	for (size_t j = 0; j < l.n && !rc; j++)
+		rc = take(ctx, &l.items[j], err);
+	mlip_structure_list_release(&l);
+	return rc;
+}
+
+static int take_into_sink(void *ctx, struct mlip_structure *s, struct mlip_err *err)
+{
+	return sink_take(ctx, s, err);
+}
+
+static int take_into_list(void *ctx, struct mlip_structure *s, struct mlip_err *err)
+{
+	return mlip_structure_list_take(ctx, s, err);
+}
+
 /* No shuffle, no split: extxyz inputs are read a frame at a time. */
 static int collate_streaming(const struct mlip_collate_opts *o, struct progress *prog,
 			     struct mlip_err *err)
 {
 	struct sink k;
-	struct mlip_structure s;
 	int rc = sink_open(&k, o, o->outputs[0], prog, err);
 	if (rc)
 		return rc;
-	mlip_structure_init(&s);
 	for (size_t i = 0; i < o->n_inputs && !rc; i++) {
 		const char *path = o->inputs[i];
 		size_t before = k.n_structures + k.group.n;
-		if (mlip_input_format(path, o->format) == MLIP_FORMAT_EXTXYZ) {
-			struct mlip_extxyz_reader r;
-			FILE *f;
-			if ((rc = mlip_open_input(&f, path, err)))
-				break;
-			mlip_extxyz_reader_init(&r, f, strcmp(path, "-") == 0 ? "<stdin>" : path);
-			while ((rc = mlip_extxyz_read_next(&r, &s, err)) == 1)
-				if ((rc = sink_take(&k, &s, err)))
-					break;
-			mlip_extxyz_reader_release(&r);
-			mlip_close_input(f);
-		} else {
-			struct mlip_structure_list l;
-			mlip_structure_list_init(&l);
-			rc = mlip_read_structures(path, o->format, &l, err);
-			for (size_t j = 0; j < l.n && !rc; j++)
-				rc = sink_take(&k, &l.items[j], err);
-			mlip_structure_list_release(&l);
-		}
+		rc = read_input(o, path, take_into_sink, &k, err);
 		if (!rc && k.n_structures + k.group.n == before)
 			mlip_log(MLIP_LOG_WARN, "%s: no structures", path);
 	}
-	mlip_structure_release(&s);
 	if (rc) {
 		sink_abort(&k);
 		return rc;
@@ -300,7 +360,7 @@ int mlip_collate_run(const struct mlip_collate_opts *o, struct mlip_err *err)
 	mlip_structure_list_init(&l);
 	for (size_t k = 0; k < o->n_inputs; k++) {
 		size_t before = l.n;
-		if ((rc = mlip_read_structures(o->inputs[k], o->format, &l, err)))
+		if ((rc = read_input(o, o->inputs[k], take_into_list, &l, err)))
 			goto done;
 		progress_tick(&prog, 0, "structures");
 		if (l.n == before)

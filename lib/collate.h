@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "error.h"
+#include "extxyz.h"
 #include "structio.h"
 
 struct mlip_collate_opts {
@@ -26,6 +27,7 @@ struct mlip_collate_opts {
 	double split;                /* 0 < split < 1: that fraction goes to outputs[0] */
 	const char *outputs[2];      /* outputs[1] only with split */
 	int progress;                /* print progress to stderr */
+	struct mlip_label_keys keys; /* where extxyz input keeps its labels (extxyz.h) */
 };
 
 void mlip_collate_opts_init(struct mlip_collate_opts *o);

@@ -54,8 +54,8 @@ struct frame_info {
 	double cell[9];
 	uint8_t pbc[3];
 	int has_lattice, has_pbc;
-	int has_energy, has_free_energy, has_stress;
-	double energy, free_energy, stress[9];
+	int has_energy, has_free_energy, has_stress, has_virial;
+	double energy, free_energy, stress[9], virial[9];
 	const char *dataset;    /* in the kv buffer, or NULL */
 	char *properties;       /* in the kv buffer, or NULL for the default */
 	size_t ncols;
@@ -63,6 +63,57 @@ struct frame_info {
 
 /* Tokens are echoed in messages cut to this many bytes. */
 #define ECHO 40
+
+void mlip_extxyz_reader_set_keys(struct mlip_extxyz_reader *r, const struct mlip_label_keys *k)
+{
+	memset(&r->keys, 0, sizeof(r->keys));
+	if (k)
+		r->keys = *k;
+}
+
+/* Count a label-like key or column that was not read as a label (once per frame). */
+static void note_unused(struct mlip_extxyz_reader *r, const char *name, size_t len, int column)
+{
+	struct mlip_unused_labels *u = &r->unused;
+	for (size_t k = 0; k < u->n; k++)
+		if (u->item[k].column == column && strlen(u->item[k].name) == len &&
+		    !strncmp(u->item[k].name, name, len)) {
+			u->item[k].frames++;
+			return;
+		}
+	if (u->n == MLIP_UNUSED_LABELS_MAX || len >= sizeof(u->item[0].name))
+		return;
+	memcpy(u->item[u->n].name, name, len);
+	u->item[u->n].name[len] = 0;
+	u->item[u->n].column = column;
+	u->item[u->n].frames = 1;
+	u->n++;
+}
+
+/* Whether a name says it is a label of this kind (any case). */
+static int looks_like(const char *name, size_t len, const char *what)
+{
+	size_t w = strlen(what);
+	for (size_t i = 0; i + w <= len; i++)
+		if (!strncasecmp(name + i, what, w))
+			return 1;
+	return 0;
+}
+
+/*
+ * An info key (column 0) or R:3 column (1) that looks like a label: "energy",
+ * "stress" or "virial" in a key, "force" in a column; not the weights and
+ * uncertainties fitting codes keep beside them (energy_sigma, force_weight).
+ */
+static int label_like(const char *name, size_t len, int column)
+{
+	if (looks_like(name, len, "sigma") || looks_like(name, len, "weight"))
+		return 0;
+	if (column)
+		return looks_like(name, len, "force");
+	return looks_like(name, len, "energy") || looks_like(name, len, "stress") ||
+	       looks_like(name, len, "virial");
+}
 
 void mlip_extxyz_reader_init(struct mlip_extxyz_reader *r, FILE *f, const char *path)
 {
@@ -416,9 +467,10 @@ static int parse_properties(struct mlip_extxyz_reader *r, struct mlip_err *err, 
 			c->kind = COL_POS;
 			if (type != 'R' || count != 3)
 				want = "R:3";
-		} else if (key_is(name, "forces") || key_is(name, "force")) {
+		} else if (r->keys.forces ? key_is(name, r->keys.forces)
+					  : key_is(name, "forces") || key_is(name, "force")) {
 			c->kind = COL_FORCES;
-			have_forces |= key_is(name, "forces");
+			have_forces |= !r->keys.forces && key_is(name, "forces");
 			if (type != 'R' || count != 3)
 				want = "R:3";
 		} else if (key_is(name, "Z") || key_is(name, "numbers")) {
@@ -443,6 +495,10 @@ static int parse_properties(struct mlip_extxyz_reader *r, struct mlip_err *err, 
 		for (size_t k = 0; k < n; k++)
 			if (r->cols[k].kind == COL_FORCES && key_is(r->cols[k].name, "force"))
 				r->cols[k].kind = COL_OTHER;
+	for (size_t k = 0; k < n; k++)
+		if (r->cols[k].kind == COL_OTHER && r->cols[k].type == 'R' && r->cols[k].count == 3 &&
+		    label_like(r->cols[k].name, r->cols[k].name_len, 1))
+			note_unused(r, r->cols[k].name, r->cols[k].name_len, 1);
 	int species = 0, pos = 0;
 	for (size_t k = 0; k < n; k++) {
 		species |= r->cols[k].kind == COL_SPECIES || r->cols[k].kind == COL_Z;
@@ -456,9 +512,31 @@ static int parse_properties(struct mlip_extxyz_reader *r, struct mlip_err *err, 
 	return MLIP_OK;
 }
 
+/* A 3×3 tensor of an info key: 9 values column-major (ASE's order='F') or 6 Voigt. */
+static int info_tensor(struct mlip_extxyz_reader *r, struct mlip_err *err, size_t line,
+		       const char *key, const char *val, double *out)
+{
+	double v[9];
+	int got, rc;
+	if ((rc = info_numbers(r, err, line, key, val, v, 9, 6, &got)))
+		return rc;
+	if (got == 9) {
+		for (int i = 0; i < 3; i++)
+			for (int j = 0; j < 3; j++)
+				out[3 * i + j] = v[i + 3 * j];
+	} else {
+		/* Voigt xx yy zz yz xz xy */
+		static const int voigt[9] = { 0, 5, 4, 5, 1, 3, 4, 3, 2 };
+		for (int k = 0; k < 9; k++)
+			out[k] = v[voigt[k]];
+	}
+	return MLIP_OK;
+}
+
 static int parse_comment(struct mlip_extxyz_reader *r, struct mlip_err *err,
 			 struct frame_info *fi)
 {
+	const struct mlip_label_keys *lk = &r->keys;
 	size_t line = r->line, nrec = 0;
 	int rc, got;
 	memset(fi, 0, sizeof(*fi));
@@ -474,8 +552,10 @@ static int parse_comment(struct mlip_extxyz_reader *r, struct mlip_err *err,
 		if (!has_value) {
 			/* A key alone means T; only pbc can use that. */
 			if (key_is_nocase(key, "Lattice") || key_is_nocase(key, "Properties") ||
-			    key_is(key, "energy") || key_is(key, "free_energy") ||
-			    key_is(key, "stress") || key_is(key, "dataset"))
+			    key_is(key, lk->energy ? lk->energy : "energy") ||
+			    (!lk->energy && key_is(key, "free_energy")) ||
+			    key_is(key, lk->stress ? lk->stress : "stress") ||
+			    (lk->virial && key_is(key, lk->virial)) || key_is(key, "dataset"))
 				return FAIL(line, "malformed %s: the key has no value", key);
 			val = "T";
 		}
@@ -489,31 +569,25 @@ static int parse_comment(struct mlip_extxyz_reader *r, struct mlip_err *err,
 			fi->has_pbc = 1;
 		} else if (key_is_nocase(key, "Properties")) {
 			fi->properties = val;
-		} else if (key_is(key, "energy")) {
-			if ((rc = info_numbers(r, err, line, "energy", val, &fi->energy, 1, 0, &got)))
+		} else if (key_is(key, lk->energy ? lk->energy : "energy")) {
+			if ((rc = info_numbers(r, err, line, key, val, &fi->energy, 1, 0, &got)))
 				return rc;
 			fi->has_energy = 1;
-		} else if (key_is(key, "free_energy")) {
+		} else if (!lk->energy && key_is(key, "free_energy")) {
 			if ((rc = info_numbers(r, err, line, "free_energy", val, &fi->free_energy, 1, 0,
 					       &got)))
 				return rc;
 			fi->has_free_energy = 1;
-		} else if (key_is(key, "stress")) {
-			double v[9];
-			if ((rc = info_numbers(r, err, line, "stress", val, v, 9, 6, &got)))
+		} else if (key_is(key, lk->stress ? lk->stress : "stress")) {
+			if ((rc = info_tensor(r, err, line, key, val, fi->stress)))
 				return rc;
-			if (got == 9) {
-				/* ASE: reshape((3, 3), order='F') */
-				for (int i = 0; i < 3; i++)
-					for (int j = 0; j < 3; j++)
-						fi->stress[3 * i + j] = v[i + 3 * j];
-			} else {
-				/* Voigt xx yy zz yz xz xy */
-				static const int voigt[9] = { 0, 5, 4, 5, 1, 3, 4, 3, 2 };
-				for (int k2 = 0; k2 < 9; k2++)
-					fi->stress[k2] = v[voigt[k2]];
-			}
 			fi->has_stress = 1;
+		} else if (lk->virial && key_is(key, lk->virial)) {
+			if ((rc = info_tensor(r, err, line, key, val, fi->virial)))
+				return rc;
+			fi->has_virial = 1;
+		} else if (label_like(key, strlen(key), 0)) {
+			note_unused(r, key, strlen(key), 0);
 		} else if (key_is(key, "dataset")) {
 			fi->dataset = val;
 		}
@@ -737,6 +811,17 @@ int mlip_extxyz_read_next(struct mlip_extxyz_reader *r, struct mlip_structure *s
 	}
 	if (fi.has_stress) {
 		memcpy(s->stress, fi.stress, sizeof(s->stress));
+		s->has |= MLIP_HAS_STRESS;
+	} else if (fi.has_virial) {
+		/* virial = -stress * volume (GAP's convention) */
+		double vol = mlip_cell_volume(s->cell);
+		if (!(vol > 0) || !(s->pbc[0] || s->pbc[1] || s->pbc[2])) {
+			rc = FAIL(comment_line, "%s: a virial needs a periodic cell (the stress is "
+				  "-virial / volume)", r->keys.virial);
+			goto fail;
+		}
+		for (int k = 0; k < 9; k++)
+			s->stress[k] = -fi.virial[k] / vol;
 		s->has |= MLIP_HAS_STRESS;
 	}
 	if (has_forces)

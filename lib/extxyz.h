@@ -40,6 +40,35 @@
 
 struct mlip_extxyz_column; /* one Properties entry; private to extxyz.c */
 
+/*
+ * Which info keys and column hold the labels, for files that do not use
+ * ASE's names (NULL: the defaults): energy (default energy, else
+ * free_energy), forces (column; default forces, else force), stress (info;
+ * default stress), virial (info, 9 or 6 values like stress; none by
+ * default: GAP's files carry virial = -stress * volume). A virial is read as
+ * stress = -virial / volume when the frame has no stress of its own.
+ * Examples: MACE's REF_energy / REF_forces / REF_stress, GAP's virial.
+ */
+struct mlip_label_keys {
+	const char *energy, *forces, *stress, *virial;
+};
+
+/*
+ * Label-like data a reader saw but did not read as a label: info keys whose
+ * name holds "energy", "stress" or "virial", R:3 columns whose name holds
+ * "force" (any case), with the number of frames each was in. The first
+ * MLIP_UNUSED_LABELS_MAX names are kept.
+ */
+#define MLIP_UNUSED_LABELS_MAX 8
+struct mlip_unused_labels {
+	size_t n;
+	struct {
+		char name[64];
+		int column;     /* 1: a Properties column, 0: an info key */
+		size_t frames;
+	} item[MLIP_UNUSED_LABELS_MAX];
+};
+
 struct mlip_extxyz_reader {
 	FILE *f;           /* borrowed */
 	const char *path;  /* for messages; borrowed */
@@ -53,6 +82,8 @@ struct mlip_extxyz_reader {
 	size_t kv_cap;
 	struct mlip_extxyz_column *cols; /* (cols_cap) the frame's Properties */
 	size_t cols_cap;
+	struct mlip_label_keys keys;     /* where the labels are (strings borrowed) */
+	struct mlip_unused_labels unused; /* filled while reading */
 };
 
 /*
@@ -61,6 +92,8 @@ struct mlip_extxyz_reader {
  * (which does not close f).
  */
 void mlip_extxyz_reader_init(struct mlip_extxyz_reader *r, FILE *f, const char *path);
+/* Read the labels from these keys (copied; the strings are borrowed); NULL: the defaults. */
+void mlip_extxyz_reader_set_keys(struct mlip_extxyz_reader *r, const struct mlip_label_keys *k);
 void mlip_extxyz_reader_release(struct mlip_extxyz_reader *r);
 
 /*

@@ -230,6 +230,51 @@ static size_t strip_ref(char *text, size_t len)
 	return w;
 }
 
+/* Labels under other names (--energy-key and friends), and the ones left unread. */
+START_TEST(test_label_keys)
+{
+	static const char text[] =
+		"2\n"
+		"Lattice=\"4 0 0 0 5 0 0 0 2\" REF_energy=-7.5 energy_sigma=0.001 virial=\"8 0 0 0 4 0 0 0 -2\" "
+		"Properties=species:S:1:pos:R:3:REF_forces:R:3:force_weight:R:3\n"
+		"Si 0 0 0 1 2 3 1 1 1\n"
+		"Si 1 1 1 -1 -2 -3 1 1 1\n";
+	struct mlip_extxyz_reader r;
+	struct mlip_structure t;
+	struct mlip_err err;
+	mlip_structure_init(&t);
+	/* without keys: no label read; REF_energy, virial, REF_forces noted, the weights not */
+	FILE *f = read_mem(text, sizeof(text) - 1);
+	mlip_extxyz_reader_init(&r, f, "k.xyz");
+	ck_assert_int_eq(mlip_extxyz_read_next(&r, &t, &err), 1);
+	ck_assert_uint_eq(t.has, 0);
+	ck_assert_uint_eq(r.unused.n, 3);
+	ck_assert_str_eq(r.unused.item[0].name, "REF_energy");
+	ck_assert_str_eq(r.unused.item[1].name, "virial");
+	ck_assert_str_eq(r.unused.item[2].name, "REF_forces");
+	ck_assert_int_eq(r.unused.item[2].column, 1);
+	ck_assert_uint_eq(r.unused.item[0].frames, 1);
+	mlip_extxyz_reader_release(&r);
+	fclose(f);
+	/* with them: energy, forces, and stress = -virial / volume (V = 40) */
+	struct mlip_label_keys keys = { .energy = "REF_energy", .forces = "REF_forces", .virial = "virial" };
+	f = read_mem(text, sizeof(text) - 1);
+	mlip_extxyz_reader_init(&r, f, "k.xyz");
+	mlip_extxyz_reader_set_keys(&r, &keys);
+	ck_assert_msg(mlip_extxyz_read_next(&r, &t, &err) == 1, "%s", err.msg);
+	ck_assert_uint_eq(t.has, MLIP_HAS_ENERGY | MLIP_HAS_FORCES | MLIP_HAS_STRESS);
+	ck_assert_double_eq(t.energy, -7.5);
+	ck_assert_double_eq(t.forces[5], -3);
+	ck_assert_double_eq(t.stress[0], -0.2);
+	ck_assert_double_eq(t.stress[4], -0.1);
+	ck_assert_double_eq(t.stress[8], 0.05);
+	ck_assert_uint_eq(r.unused.n, 0);
+	mlip_extxyz_reader_release(&r);
+	fclose(f);
+	mlip_structure_release(&t);
+}
+END_TEST
+
 START_TEST(test_ref_labels)
 {
 	struct mlip_structure s[2], ref[2], t;
@@ -728,6 +773,7 @@ Suite *suite_extxyz(void)
 	TCase *tc = tcase_create("roundtrip");
 	tcase_add_test(tc, test_roundtrip);
 	tcase_add_test(tc, test_ref_labels);
+	tcase_add_test(tc, test_label_keys);
 	tcase_add_test(tc, test_writer_errors);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("read");
