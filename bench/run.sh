@@ -20,6 +20,7 @@ done
 sh bench/collate.sh
 sh bench/eval.sh
 sh bench/lammps.sh
+sh bench/memory.sh
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
 	sh bench/peers/bench_torch.sh
 else

@@ -224,14 +224,12 @@ int mlip_model_new(struct mlip_model **out, const struct mlip_model_config *c,
 				goto fail;
 		}
 	}
-	mlip_real *buf[4];
-	if ((rc = mlip_tensors_alloc(&m->tensors, 4, buf, err)))
+	mlip_real *buf[2];
+	if ((rc = mlip_tensors_alloc(&m->tensors, 2, buf, err)))
 		goto fail;
 	m->n_params = m->tensors.n_params;
 	m->params = buf[0];
 	m->grads = buf[1];
-	m->adam_m = buf[2];
-	m->adam_v = buf[3];
 	for (size_t e = 0; e < c->n_elements; e++) {
 		double *s = elem_std(m, e, m->params);
 		for (size_t k = 0; k < m->desc.dim[e]; k++)

@@ -3,8 +3,9 @@
  * MLP per element with H output heads, energies, forces and stresses, and
  * exact training gradients.
  *
- * Parameters live in four flat buffers carved from one tensor table
- * (tensors.h): params, grads, adam_m, adam_v. Per element, in model order,
+ * Parameters live in two flat buffers carved from one tensor table
+ * (tensors.h): params and grads (the optimizer's moments belong to the
+ * trainer, which keeps only its rank's shard of them). Per element, in model order,
  * the table holds (Sym = element symbol, L hidden layers, D functions):
  *   Sym.sf_mean (D), Sym.sf_std (D)   input scaling; NO_DECAY | FROZEN
  *   Sym.w1 (w1, D), Sym.b1 (w1), ..., Sym.wL, Sym.bL
@@ -29,7 +30,7 @@
  *
  * Precision (config.precision, model.precision in the YAML): float64 runs
  * everything in double. float32 is mixed precision with double master
- * weights (as fairchem's AMP): params, grads, adam_m, adam_v, checkpoints,
+ * weights (as fairchem's AMP): params, grads, the optimizer's moments, checkpoints,
  * geometry, the symmetry functions and their derivatives, energies, forces,
  * stresses and every sum over atoms or systems stay double; the network runs
  * in float: at each forward the weights are copied to float, the scaled
@@ -129,7 +130,7 @@ struct mlip_model {
 	struct mlip_mlp net[MLIP_MAX_ELEMENTS];
 	struct mlip_tensors tensors;
 	size_t n_params;                  /* elements per buffer (tensors.n_params) */
-	mlip_real *params, *grads, *adam_m, *adam_v; /* (n_params) each, one allocation */
+	mlip_real *params, *grads;        /* (n_params) each, one allocation */
 	size_t tensor0[MLIP_MAX_ELEMENTS]; /* first tensor of each element in the table */
 	int naive;                        /* 1: loop kernels instead of BLAS (reference) */
 	enum mlip_precision precision;    /* of the network pass; config.precision at creation */

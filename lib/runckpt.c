@@ -82,8 +82,7 @@ int mlip_runckpt_write_shard(const char *dir, int rank, const struct mlip_run_pr
 	json_decref(root);
 	if (!text)
 		return mlip_err_set(err, MLIP_ENOMEM, "out of memory");
-	const double *blobs[4] = { params + start, adam_m + start, adam_v + start,
-				   ema ? ema + start : NULL };
+	const double *blobs[4] = { params + start, adam_m, adam_v, ema };
 	int rc = mlip_ckpt_write(path, text, blobs, ema ? 4 : 3, count, err);
 	free(text);
 	return rc;

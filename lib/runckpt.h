@@ -47,8 +47,10 @@ void mlip_run_state_release(struct mlip_run_state *s);
 
 /*
  * Write this rank's state file into dir (which must exist): shard
- * [start, start + count) of each buffer (ema may be NULL). tasks_state is
- * stored by rank 0 only (others pass NULL).
+ * [start, start + count) of the whole parameter vector params, and the
+ * optimizer's state of that shard, which is all a rank holds of it: adam_m,
+ * adam_v and ema (may be NULL) point at the shard's count values.
+ * tasks_state is stored by rank 0 only (others pass NULL).
  */
 int mlip_runckpt_write_shard(const char *dir, int rank, const struct mlip_run_progress *pg,
 			     size_t n_params, size_t start, size_t count, const double *params,

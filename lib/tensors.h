@@ -15,7 +15,7 @@
  *     mlip_tensors_init(&t);
  *     mlip_tensors_add(&t, "Si.w1", 2, (size_t[]){24, 32}, 0, &err);
  *     mlip_tensors_add(&t, "Si.b1", 1, (size_t[]){24}, MLIP_TENSOR_NO_DECAY, &err);
- *     mlip_tensors_alloc(&t, 4, buf, &err);   // params, grads, adam_m, adam_v
+ *     mlip_tensors_alloc(&t, 2, buf, &err);   // params, grads
  *     ...
  *     mlip_tensors_free(buf);
  *     mlip_tensors_release(&t);

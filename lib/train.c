@@ -40,8 +40,11 @@ struct trainer {
 	struct mlip_batch_list train, val;
 	int rank, world, sharded;
 	size_t n_params, shard_start, shard_count;
-	double *ema;                          /* (n_params) or NULL */
-	uint8_t *decay;                       /* (n_params) 1 = weight decays */
+	/* The optimizer's state of this rank's shard [shard_start, +shard_count) of the
+	 * parameters, all it holds of it (the whole vector under ddp): */
+	double *adam_m, *adam_v;              /* (shard_count) AdamW moments */
+	double *ema;                          /* (shard_count) the EMA, or NULL */
+	uint8_t *decay;                       /* (shard_count) 1 = weight decays */
 	uint64_t bpe, total_steps;            /* batches per epoch per rank, T */
 	struct mlip_schedule sch;
 	struct mlip_adamw adamw;
@@ -101,6 +104,8 @@ static void trainer_release(struct trainer *t)
 	mlip_batch_list_release(&t->train);
 	mlip_batch_list_release(&t->val);
 	free(t->ema);
+	free(t->adam_m);
+	free(t->adam_v);
 	free(t->decay);
 	free(t->perm);
 	free(t->dE);
@@ -145,15 +150,24 @@ static int alloc_scratch(struct trainer *t, struct mlip_err *err)
 	t->counts = calloc(T + 1, sizeof(uint64_t));
 	t->task_loss = calloc(T + 1, sizeof(double));
 	t->loss_sum = calloc(T + 1, sizeof(double));
-	t->decay = malloc(t->n_params + 1);
-	if (!t->dE || !t->dF || !t->dS || !t->counts || !t->task_loss || !t->loss_sum || !t->decay)
+	size_t c = t->shard_count, s0 = t->shard_start;
+	t->decay = calloc(c + 1, 1);
+	t->adam_m = calloc(c + 1, sizeof(double));
+	t->adam_v = calloc(c + 1, sizeof(double));
+	if (!t->dE || !t->dF || !t->dS || !t->counts || !t->task_loss || !t->loss_sum || !t->decay ||
+	    !t->adam_m || !t->adam_v)
 		return mlip_err_set(err, MLIP_ENOMEM, "out of memory");
-	/* The no-decay group: biases and the (frozen) descriptor scaling. */
-	memset(t->decay, 0, t->n_params);
+	/* The no-decay group: biases and the (frozen) descriptor scaling; this shard's part. */
 	const struct mlip_tensors *tab = &t->p.model->tensors;
-	for (size_t k = 0; k < tab->n; k++)
-		if (!(tab->t[k].flags & (MLIP_TENSOR_NO_DECAY | MLIP_TENSOR_FROZEN)))
-			memset(t->decay + tab->t[k].offset, 1, tab->t[k].count);
+	for (size_t k = 0; k < tab->n; k++) {
+		size_t a = tab->t[k].offset, b = a + tab->t[k].count;
+		if (tab->t[k].flags & (MLIP_TENSOR_NO_DECAY | MLIP_TENSOR_FROZEN))
+			continue;
+		a = a > s0 ? a : s0;
+		b = b < s0 + c ? b : s0 + c;
+		if (a < b)
+			memset(t->decay + (a - s0), 1, b - a);
+	}
 	return MLIP_OK;
 }
 
@@ -259,15 +273,22 @@ static void write_checksums(struct trainer *t, double loss)
 	mlip_jsonl_write(t->checksums, o, NULL);
 }
 
-/* Swap the model's parameters with the EMA (evaluation, inference checkpoints). */
-static void swap_ema(struct trainer *t)
+/*
+ * Swap this rank's shard of the model's parameters with its EMA shard, then
+ * (sharded) gather the whole vector: the parameters become the EMA on every
+ * rank and the raw shard waits in t->ema. The same call swaps back. Every
+ * rank calls it (a collective under sharding); no buffer of the whole
+ * vector is needed besides the parameters themselves.
+ */
+static int swap_ema(struct trainer *t, struct mlip_err *err)
 {
-	mlip_real *par = t->p.model->params;
-	for (size_t k = 0; k < t->n_params; k++) {
+	mlip_real *par = t->p.model->params + t->shard_start;
+	for (size_t k = 0; k < t->shard_count; k++) {
 		double x = par[k];
 		par[k] = t->ema[k];
 		t->ema[k] = x;
 	}
+	return t->sharded ? mlip_dist_allgather_shards(t->p.model->params, t->n_params, err) : MLIP_OK;
 }
 
 static int use_ema(const struct trainer *t)
@@ -275,12 +296,35 @@ static int use_ema(const struct trainer *t)
 	return t->ema && t->pg.ema_started;
 }
 
-/* Make the EMA whole on every rank (sharded keeps each rank's shard current). */
-static int gather_ema(struct trainer *t, struct mlip_err *err)
+/*
+ * Write the inference checkpoint path (rank 0) with the raw weights and,
+ * when the EMA is in use, the EMA as the primary weights. Every rank calls
+ * it. Under sharding the EMA is gathered into the parameters while the file
+ * is written, and rank 0 keeps a copy of the raw weights for that moment.
+ */
+static int save_model(struct trainer *t, const char *path, struct mlip_err *err)
 {
-	if (!t->ema || !t->sharded)
-		return MLIP_OK;
-	return mlip_dist_allgather_shards(t->ema, t->n_params, err);
+	int rc = MLIP_OK;
+	double *raw = NULL;
+	if (!use_ema(t) || !t->sharded) { /* rank 0 holds both whole */
+		if (is0(t))
+			rc = mlip_potential_save(&t->p, path, t->p.model->params,
+						 use_ema(t) ? t->ema : NULL, 1, err);
+		return mlip_dist_agree(rc, err);
+	}
+	if (is0(t) && !(raw = malloc(t->n_params * sizeof(double) + 1)))
+		rc = mlip_err_set(err, MLIP_ENOMEM, "out of memory");
+	if (raw)
+		memcpy(raw, t->p.model->params, t->n_params * sizeof(double));
+	if ((rc = mlip_dist_agree(rc, err)) || (rc = swap_ema(t, err)))
+		goto done;
+	if (is0(t))
+		rc = mlip_potential_save(&t->p, path, raw, t->p.model->params, 1, err);
+	int rc2 = swap_ema(t, err);
+	rc = mlip_dist_agree(rc ? rc : rc2, err);
+done:
+	free(raw);
+	return rc;
 }
 
 static int evaluate(struct trainer *t, struct mlip_err *err)
@@ -289,17 +333,16 @@ static int evaluate(struct trainer *t, struct mlip_err *err)
 	int rc;
 	if (t->val.n == 0)
 		return MLIP_OK;
-	if ((rc = gather_ema(t, err)))
-		return rc;
 	if ((rc = mlip_eval_init(&ev, t->p.model, &t->p.tasks, 0, err)))
 		return mlip_dist_agree(rc, err);
-	if (use_ema(t))
-		swap_ema(t);
+	if (use_ema(t) && (rc = swap_ema(t, err))) {
+		mlip_eval_release(&ev);
+		return rc;
+	}
 	for (size_t k = (size_t)t->rank; k < t->val.n && !rc; k += (size_t)t->world)
 		rc = mlip_eval_batch(&ev, &t->val.items[k], err);
-	if (use_ema(t))
-		swap_ema(t);
-	rc = mlip_dist_agree(rc, err);
+	int rc2 = use_ema(t) ? swap_ema(t, err) : MLIP_OK;
+	rc = mlip_dist_agree(rc ? rc : rc2, err);
 	if (!rc)
 		rc = mlip_eval_reduce(&ev, err);
 	if (!rc && is0(t) && t->opts->metrics) {
@@ -409,13 +452,16 @@ static int write_checkpoint(struct trainer *t, const char *name, struct mlip_err
 		rc = mlip_tasks_state_to_json(&t->p.tasks, &tasks_state, err);
 	if (!rc)
 		rc = mlip_runckpt_write_shard(dir, t->rank, &t->pg, t->n_params, start, count,
-					      t->p.model->params, t->p.model->adam_m, t->p.model->adam_v,
-					      t->ema, tasks_state, err);
+					      t->p.model->params, t->adam_m, t->adam_v, t->ema,
+					      tasks_state, err);
 	free(tasks_state);
 	if ((rc = mlip_dist_agree(rc, err)))
 		return rc;
-	if ((rc = gather_ema(t, err)))
-		return rc;
+	if (t->cfg->train.save_inference_ckpt) {
+		snprintf(path, sizeof(path), "%s/inference_ckpt.mlip", dir);
+		if ((rc = save_model(t, path, err)))
+			return rc;
+	}
 	if (is0(t)) {
 		char *config = NULL;
 		size_t len;
@@ -428,11 +474,6 @@ static int write_checkpoint(struct trainer *t, const char *name, struct mlip_err
 			rc = mlip_runckpt_write_lbfgs(dir, &t->lbfgs, err);
 		else if (!rc)
 			unlink(path); /* a stale one of an earlier run */
-		if (!rc && t->cfg->train.save_inference_ckpt) {
-			snprintf(path, sizeof(path), "%s/inference_ckpt.mlip", dir);
-			rc = mlip_potential_save(&t->p, path, t->p.model->params,
-						 use_ema(t) ? t->ema : NULL, 1, err);
-		}
 		if (!rc)
 			rc = mlip_runckpt_mark_done(dir, err);
 		if (!rc && strncmp(name, "step_", 5) == 0) {
@@ -564,13 +605,12 @@ static int train_step(struct trainer *t, struct mlip_err *err)
 	if (clip != 1.0)
 		mlip_scale(m->grads + start, count, clip);
 	t->pg.adam_t++;
-	mlip_adamw_step(m->params + start, m->grads + start, m->adam_m + start, m->adam_v + start,
-			t->decay + start, count, &t->adamw, mlip_schedule_factor(&t->sch, t->pg.step),
-			t->pg.adam_t);
+	mlip_adamw_step(m->params + start, m->grads + start, t->adam_m, t->adam_v, t->decay, count,
+			&t->adamw, mlip_schedule_factor(&t->sch, t->pg.step), t->pg.adam_t);
 	if (t->sharded && (rc = mlip_dist_allgather_shards(m->params, n, err)))
 		return rc;
 	if (t->ema) {
-		mlip_ema_update(t->ema + start, m->params + start, count, t->cfg->train.ema_decay,
+		mlip_ema_update(t->ema, m->params + start, count, t->cfg->train.ema_decay,
 				!t->pg.ema_started);
 		t->pg.ema_started = 1;
 	}
@@ -646,7 +686,7 @@ static void lbfgs_publish(struct trainer *t)
 {
 	memcpy(t->p.model->params, t->lbfgs_x, t->n_params * sizeof(double));
 	if (t->ema) {
-		memcpy(t->ema, t->lbfgs_x, t->n_params * sizeof(double));
+		memcpy(t->ema, t->lbfgs_x + t->shard_start, t->shard_count * sizeof(double));
 		t->pg.ema_started = 1;
 	}
 	t->lbfgs_gnorm = sqrt(mlip_sum_squares(t->lbfgs.g, t->n_params));
@@ -661,8 +701,7 @@ static int lbfgs_begin(struct trainer *t, const char *resume_dir, struct mlip_er
 {
 	size_t n = t->n_params;
 	int rc, found = 0;
-	if ((rc = gather_ema(t, err)) ||
-	    (rc = mlip_model_keep_geometry(t->p.model, t->train.n, LBFGS_GEOMETRY_BYTES, err)))
+	if ((rc = mlip_model_keep_geometry(t->p.model, t->train.n, LBFGS_GEOMETRY_BYTES, err)))
 		return rc;
 	/* the loss counts of the whole training set (every evaluation divides by them) */
 	size_t T = t->p.tasks.n_tasks;
@@ -674,7 +713,13 @@ static int lbfgs_begin(struct trainer *t, const char *resume_dir, struct mlip_er
 	}
 	if ((rc = mlip_dist_agree(rc, err)) || (rc = mlip_dist_sum_u64(t->lbfgs_counts, T, err)))
 		return rc;
-	memcpy(t->lbfgs_x, use_ema(t) ? t->ema : t->p.model->params, n * sizeof(double));
+	/* the starting point: the EMA (every rank gathers it into the parameters and back) */
+	int ema = use_ema(t);
+	if (ema && (rc = swap_ema(t, err)))
+		return rc;
+	memcpy(t->lbfgs_x, t->p.model->params, n * sizeof(double));
+	if (ema && (rc = swap_ema(t, err)))
+		return rc;
 	if (resume_dir && (rc = mlip_runckpt_load_lbfgs(resume_dir, &t->lbfgs, &found, err)))
 		return rc;
 	if (!found) {
@@ -814,13 +859,13 @@ static int restore(struct trainer *t, const struct mlip_run_state *s, struct mli
 	if ((rc = mlip_tasks_state_from_json(&t->p.tasks, t->opts->reg, s->tasks_state, err)))
 		return rc;
 	struct mlip_model *m = t->p.model;
-	for (size_t k = 0; k < t->n_params; k++) {
+	size_t s0 = t->shard_start, c = t->shard_count;
+	for (size_t k = 0; k < t->n_params; k++)
 		m->params[k] = s->params[k];
-		m->adam_m[k] = s->adam_m[k];
-		m->adam_v[k] = s->adam_v[k];
-	}
+	memcpy(t->adam_m, s->adam_m + s0, c * sizeof(double));
+	memcpy(t->adam_v, s->adam_v + s0, c * sizeof(double));
 	if (t->ema && s->ema)
-		memcpy(t->ema, s->ema, t->n_params * sizeof(double));
+		memcpy(t->ema, s->ema + s0, c * sizeof(double));
 	t->pg = s->progress;
 	if (t->ema && !s->ema)
 		t->pg.ema_started = 0;
@@ -944,7 +989,7 @@ int mlip_train_run(struct mlip_config *cfg, const struct mlip_train_opts *opts, 
 			rc = mlip_err_set(err, MLIP_ENOMEM, "out of memory");
 	}
 	if (!rc && t.cfg->train.ema) {
-		if (!(t.ema = calloc(t.n_params + 1, sizeof(double))))
+		if (!(t.ema = calloc(t.shard_count + 1, sizeof(double))))
 			rc = mlip_err_set(err, MLIP_ENOMEM, "out of memory");
 	}
 	if ((rc = mlip_dist_agree(rc, err)))
@@ -982,6 +1027,10 @@ int mlip_train_run(struct mlip_config *cfg, const struct mlip_train_opts *opts, 
 			atoms += t.train.items[k].n_atoms;
 			systems += t.train.items[k].n_systems;
 		}
+		size_t per = (t.ema ? 3 : 2) * sizeof(double) + 1; /* moments, EMA, decay mask */
+		mlip_log(MLIP_LOG_INFO, "optimizer state on rank 0: %zu of %zu parameters (%.2f MB: "
+			 "AdamW moments%s)", t.shard_count, t.n_params,
+			 (double)(t.shard_count * per) / 1e6, t.ema ? " and EMA" : "");
 		mlip_log(MLIP_LOG_INFO, "training on %zu batches (%zu structures, %zu atoms), %zu "
 			 "validation batches; %d rank%s (%s); %zu parameters; %llu steps, %llu per epoch%s",
 			 t.train.n, systems, atoms, t.val.n, t.world, t.world > 1 ? "s" : "",
@@ -1051,18 +1100,16 @@ int mlip_train_run(struct mlip_config *cfg, const struct mlip_train_opts *opts, 
 	if (!rc && !*stopped) {
 		if (t.steps_since_print > 0 && t.cfg->train.print_every > 0)
 			log_train(&t);
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/inference_ckpt.mlip", opts->run_dir);
 		rc = write_checkpoint(&t, "final", err);
+		if (!rc)
+			rc = save_model(&t, path, err);
 		if (!rc && is0(&t)) {
-			char path[4200];
-			snprintf(path, sizeof(path), "%s/inference_ckpt.mlip", opts->run_dir);
-			rc = mlip_potential_save(&t.p, path, t.p.model->params, use_ema(&t) ? t.ema : NULL, 1,
-						 err);
-			if (!rc)
-				mlip_log(MLIP_LOG_INFO, "model written to %s (%.1f s)", path, now() - t.t_start);
-			if (!rc && opts->metrics)
+			mlip_log(MLIP_LOG_INFO, "model written to %s (%.1f s)", path, now() - t.t_start);
+			if (opts->metrics)
 				write_end_record(&t, path);
 		}
-		rc = mlip_dist_agree(rc, err);
 	}
 done:
 	mlip_run_state_release(&rs);

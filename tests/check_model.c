@@ -177,8 +177,7 @@ START_TEST(test_create)
 		size_t end = m->tensors.t[k].offset + m->tensors.t[k].count;
 		size_t next = k + 1 < m->tensors.n ? m->tensors.t[k + 1].offset : m->n_params;
 		for (size_t q = end; q < next; q++)
-			ck_assert(m->params[q] == 0 && m->grads[q] == 0 && m->adam_m[q] == 0 &&
-				  m->adam_v[q] == 0);
+			ck_assert(m->params[q] == 0 && m->grads[q] == 0);
 	}
 	/* Same seed, same weights; another seed, other weights; init is per tensor name. */
 	struct mlip_model *m2 = new_model(1, (int[]){ 14 }, 2, hid, MLIP_ACT_TANH, 1, NULL, 0, 5.5, 42);

@@ -59,6 +59,16 @@ for r in 0 1; do
 	cmp -s "$TMPD/sh/checkpoints/final/state.$r.mlip" "$TMPD/res/checkpoints/final/state.$r.mlip" \
 		|| die "sharded resume differs on rank $r"
 done
+# sharded: a rank holds the AdamW moments and the EMA of its shard only (ddp: of everything)
+expect_status 0 timeout 120 $MPIEXEC -n 2 mlip-train -c "$TMPD/c2.yaml" -o "$TMPD/mem_sh" $sets \
+	--set train.strategy=sharded --set schedule.epochs=1
+line=$(grep "optimizer state on rank 0" "$TMPD/err") || die "no optimizer-state line: $(cat "$TMPD/err")"
+held=$(echo "$line" | sed 's/.*rank 0: \([0-9]*\) of \([0-9]*\) parameters.*/\1 \2/')
+set -- $held
+[ $(($1 * 2)) -ge $(($2 - 1)) ] && [ $(($1 * 2)) -le $(($2 + 1)) ] || die "sharded rank 0 holds $1 of $2: $line"
+expect_status 0 timeout 120 $MPIEXEC -n 2 mlip-train -c "$TMPD/c2.yaml" -o "$TMPD/mem_ddp" $sets \
+	--set schedule.epochs=1
+expect_err "optimizer state on rank 0: $2 of $2 parameters"
 # another world size is refused: per-rank batches per epoch set the schedule (W=2 -> W=1, 1 -> 2)
 expect_status 2 mlip-train -q --resume "$TMPD/res/checkpoints/step_6"
 expect_err "the checkpoint was written by 2 ranks, this run has 1: resume it with mpiexec.mpich -n"
