@@ -92,11 +92,12 @@ int main(int argc, char **argv)
 
 	size_t n = m->n_params, H = tasks->n_heads, T = tasks->n_tasks;
 	uint8_t *decay = calloc(n + 1, 1);
+	double *adam_m = calloc(n + 1, sizeof(double)), *adam_v = calloc(n + 1, sizeof(double));
 	double *dE = malloc(maxB * H * sizeof(double)), *dF = malloc(3 * maxN * H * sizeof(double));
 	double *dS = malloc(9 * maxB * H * sizeof(double)), *tl = malloc(T * sizeof(double));
 	uint64_t *counts = malloc(T * sizeof(uint64_t));
 	size_t *perm = malloc(train.n * sizeof(size_t));
-	if (!decay || !dE || !dF || !dS || !tl || !counts || !perm) {
+	if (!decay || !adam_m || !adam_v || !dE || !dF || !dS || !tl || !counts || !perm) {
 		fputs("mlip_step: out of memory\n", stderr);
 		return 1;
 	}
@@ -140,7 +141,7 @@ int main(int argc, char **argv)
 			die("backward", &err);
 		if (mlip_dist_sum_double(m->grads, n, &err) || mlip_dist_sum_double(tl, T, &err))
 			die("allreduce", &err);
-		mlip_adamw_step(m->params, m->grads, m->adam_m, m->adam_v, decay, n, &adam, 1.0,
+		mlip_adamw_step(m->params, m->grads, adam_m, adam_v, decay, n, &adam, 1.0,
 				(uint64_t)s + 1);
 		loss = 0;
 		for (size_t k = 0; k < T; k++)
@@ -160,6 +161,8 @@ int main(int argc, char **argv)
 		       mlip_precision_name(m->precision), world, steps, (unsigned long long)atoms, dt, (double)atoms / dt,
 		       cpu, (double)atoms / cpu, loss, n);
 	free(decay);
+	free(adam_m);
+	free(adam_v);
 	free(dE);
 	free(dF);
 	free(dS);
