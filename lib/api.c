@@ -152,6 +152,11 @@ int mlip_element(const mlip_calculator *c, int k)
 	return c->model->config.elements[k];
 }
 
+const char *mlip_symbol(int z)
+{
+	return z >= 1 && z <= MLIP_MAX_Z ? mlip_element_symbol(z) : NULL;
+}
+
 int mlip_n_heads(const mlip_calculator *c)
 {
 	return (int)c->model->config.n_heads;

@@ -101,6 +101,9 @@ double mlip_cutoff(const mlip_calculator *c);
 int mlip_n_elements(const mlip_calculator *c);
 int mlip_element(const mlip_calculator *c, int k);
 
+/* The chemical symbol of atomic number z ("Si"), or NULL for no element (z outside 1..118). */
+const char *mlip_symbol(int z);
+
 /* Output heads (several for multi-fidelity models): count and name of head k (NULL for k
  * out of range). */
 int mlip_n_heads(const mlip_calculator *c);

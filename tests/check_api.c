@@ -137,6 +137,10 @@ START_TEST(test_metadata)
 	ck_assert_int_eq(mlip_element(calc, 0), 3);
 	ck_assert_int_eq(mlip_element(calc, 1), 14);
 	ck_assert_int_eq(mlip_element(calc, 2), 0);
+	ck_assert_str_eq(mlip_symbol(14), "Si");
+	ck_assert_str_eq(mlip_symbol(118), "Og");
+	ck_assert_ptr_null(mlip_symbol(0));
+	ck_assert_ptr_null(mlip_symbol(119));
 	ck_assert_int_eq(mlip_n_heads(calc), 1);
 	ck_assert_str_eq(mlip_head_name(calc, 0), "energy");
 	ck_assert_ptr_null(mlip_head_name(calc, 1));

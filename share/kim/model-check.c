@@ -16,16 +16,6 @@
 
 #include "mlip.h"
 
-static const char *const symbols[] = {
-	"", "H", "He", "Li", "Be", "B", "C", "N", "O", "F", "Ne", "Na", "Mg", "Al", "Si", "P", "S",
-	"Cl", "Ar", "K", "Ca", "Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Ga",
-	"Ge", "As", "Se", "Br", "Kr", "Rb", "Sr", "Y", "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd",
-	"Ag", "Cd", "In", "Sn", "Sb", "Te", "I", "Xe", "Cs", "Ba", "La", "Ce", "Pr", "Nd", "Pm",
-	"Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Hf", "Ta", "W", "Re", "Os",
-	"Ir", "Pt", "Au", "Hg", "Tl", "Pb", "Bi", "Po", "At", "Rn", "Fr", "Ra", "Ac", "Th", "Pa",
-	"U", "Np", "Pu", "Am", "Cm", "Bk", "Cf", "Es", "Fm", "Md", "No", "Lr", "Rf", "Db", "Sg",
-	"Bh", "Hs", "Mt", "Ds", "Rg", "Cn", "Nh", "Fl", "Mc", "Lv", "Ts", "Og",
-};
 
 int main(int argc, char **argv)
 {
@@ -59,12 +49,12 @@ int main(int argc, char **argv)
 	printf("elements");
 	for (int k = 0; k < mlip_n_elements(c); k++) {
 		int z = mlip_element(c, k);
-		if (z < 1 || z >= (int)(sizeof symbols / sizeof symbols[0])) {
+		if (!mlip_symbol(z)) {
 			fprintf(stderr, "'%s': element %d has no KIM species name\n", argv[1], z);
 			mlip_close(c);
 			return 3;
 		}
-		printf(" %s", symbols[z]);
+		printf(" %s", mlip_symbol(z));
 	}
 	printf("\nheads");
 	for (int k = 0; k < mlip_n_heads(c); k++)

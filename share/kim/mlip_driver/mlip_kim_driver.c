@@ -59,21 +59,6 @@ struct driver {
 	size_t nbr_cap;
 };
 
-/*
- * Element symbols by atomic number: KIM names species by symbol, mlip by
- * number.
- */
-static const char *const symbols[] = {
-	"", "H", "He", "Li", "Be", "B", "C", "N", "O", "F", "Ne", "Na", "Mg", "Al", "Si", "P", "S",
-	"Cl", "Ar", "K", "Ca", "Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Ga",
-	"Ge", "As", "Se", "Br", "Kr", "Rb", "Sr", "Y", "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd",
-	"Ag", "Cd", "In", "Sn", "Sb", "Te", "I", "Xe", "Cs", "Ba", "La", "Ce", "Pr", "Nd", "Pm",
-	"Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Hf", "Ta", "W", "Re", "Os",
-	"Ir", "Pt", "Au", "Hg", "Tl", "Pb", "Bi", "Po", "At", "Rn", "Fr", "Ra", "Ac", "Th", "Pa",
-	"U", "Np", "Pu", "Am", "Cm", "Bk", "Cf", "Es", "Fm", "Md", "No", "Lr", "Rf", "Db", "Sg",
-	"Bh", "Hs", "Mt", "Ds", "Rg", "Cn", "Nh", "Fl", "Mc", "Lv", "Ts", "Og",
-};
-#define N_SYMBOLS ((int)(sizeof symbols / sizeof symbols[0]))
 
 /*
  * A failure is logged to KIM's log (kim.log) and also printed on stderr:
@@ -410,15 +395,17 @@ int mlip_kim_driver_create(KIM_ModelDriverCreate *mdc, KIM_LengthUnit rl, KIM_En
 	}
 	int ne = mlip_n_elements(d->calc);
 	for (int k = 0; k < ne; k++) {
+		/* KIM names species by symbol, mlip by atomic number */
 		int z = mlip_element(d->calc, k);
-		if (z < 1 || z >= N_SYMBOLS) {
+		const char *sym = mlip_symbol(z);
+		if (!sym) {
 			driver_free(d);
 			return FAIL_CREATE(mdc, "the model's element %d has no KIM species name", z);
 		}
-		KIM_SpeciesName sp = KIM_SpeciesName_FromString(symbols[z]);
+		KIM_SpeciesName sp = KIM_SpeciesName_FromString(sym);
 		if (!KIM_SpeciesName_Known(sp) || KIM_ModelDriverCreate_SetSpeciesCode(mdc, sp, z)) {
 			driver_free(d);
-			return FAIL_CREATE(mdc, "KIM does not know the species '%s'", symbols[z]);
+			return FAIL_CREATE(mdc, "KIM does not know the species '%s'", sym);
 		}
 	}
 	KIM_ModelDriverCreate_SetInfluenceDistancePointer(mdc, &d->influence_distance);
