@@ -2,6 +2,7 @@
  * cli.c - shared command-line behaviour of the mlip programs.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,8 @@ void cli_init(const char *name)
 {
 	const char *slash = strrchr(name, '/');
 	prog = slash ? slash + 1 : name;
+	/* getopt's own messages would come before ours: cli_bad_option says it once */
+	opterr = 0;
 	mlip_log_set_callback(log_with_prog, NULL);
 	/* The network's GEMMs are small: BLAS threads spin more than they help,
 	 * and MPI ranks already use the cores. OPENBLAS_NUM_THREADS overrides. */
@@ -93,4 +96,21 @@ int cli_finish(int status)
 	if (bad && status == CLI_OK)
 		return cli_error(MLIP_EIO, "cannot write to standard output: %s", strerror(errno));
 	return status;
+}
+
+int cli_bad_option(char **argv, const char *shortopts, const struct option *longopts)
+{
+	const char *arg = argv[optind - 1];
+	if (optopt) {
+		/* a known option without its value, given long or short */
+		for (const struct option *o = longopts; o && o->name; o++)
+			if (o->val == optopt && o->has_arg == required_argument && !strncmp(arg, "--", 2))
+				return cli_usage_error("option '--%s' needs a value", o->name);
+		const char *p = optopt < 256 ? strchr(shortopts, optopt) : NULL;
+		if (p && p[1] == ':')
+			return cli_usage_error("option '-%c' needs a value", optopt);
+		if (optopt < 256 && optopt > ' ')
+			return cli_usage_error("unknown option '-%c'", optopt);
+	}
+	return cli_usage_error("unknown option '%s'", arg);
 }

@@ -27,6 +27,15 @@ int cli_status(int code);
 /* Print "PROG: MSG" and "try 'PROG --help'" on stderr, return CLI_USAGE. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * The default case of a getopt_long loop: one message naming the option that
+ * is unknown or lacks its value ("unknown option '--bogus'", "option '-c'
+ * needs a value"), then as cli_usage_error. cli_init turns getopt's own
+ * messages off.
+ */
+struct option;
+int cli_bad_option(char **argv, const char *shortopts, const struct option *longopts);
+
 /* Print "PROG: error: MSG" on stderr and return cli_status(code). */
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

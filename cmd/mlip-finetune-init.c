@@ -96,7 +96,7 @@ int main(int argc, char **argv)
 		case 'q': mlip_log_set_level(MLIP_LOG_WARN); break;
 		case 'h': fputs(usage_text, stdout); return cli_finish(CLI_OK);
 		case 'V': cli_version(); return cli_finish(CLI_OK);
-		default: return cli_usage_error("unknown option");
+		default: return cli_bad_option(argv, "o:qhV", longopts);
 		}
 	}
 	if (argc == optind)

@@ -108,7 +108,7 @@ int main(int argc, char **argv)
 		case 'q': quiet = 1; break;
 		case 'h': fputs(usage_text, stdout); return cli_finish(CLI_OK);
 		case 'V': cli_version(); return cli_finish(CLI_OK);
-		default: return cli_usage_error("unknown option");
+		default: return cli_bad_option(argv, "c:o:qhV", longopts);
 		}
 	}
 	if (optind < argc)

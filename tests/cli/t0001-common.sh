@@ -13,6 +13,9 @@ for prog in bin/mlip-*; do
 	expect_status 2 "$prog" --no-such-flag
 	expect_err "try '$name --help'"
 	[ -s "$TMPD/out" ] && die "$name: usage error wrote to stdout"
+	# one message, naming the flag, and the hint: two lines
+	expect_err "$name: unknown option '--no-such-flag'"
+	[ "$(wc -l < "$TMPD/err")" -eq 2 ] || die "$name: a bad flag printed: $(cat "$TMPD/err")"
 	man="man/man1/$name.1"
 	[ -f "$man" ] || die "no man page $man"
 	"$prog" --help > "$TMPD/help"
