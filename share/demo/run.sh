@@ -1,7 +1,8 @@
 #!/bin/sh
 # make demo: the bundled mlearn Si subset through the whole mlip pipeline:
 # collate -> train (about 15 s on two cores: AdamW, then L-BFGS) -> convert -> evaluate
-# on held-out structures, with a short parity summary. Output in demo-run/.
+# on held-out structures, with a short parity summary -> a short MD run with the
+# model (ASE, through libmlip). Output in demo-run/.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 bin="$top/bin"
@@ -68,5 +69,34 @@ echo
 echo "-- 5. parity (predictions with the DFT labels: $out/test-predictions.xyz)"
 $py "$data/parity.py" "$out/test-predictions.xyz" | sed 's/^/   /'
 echo
-echo "Next: man mlip (or man -l man/man7/mlip.7); share/examples/ holds a Makefile experiment,"
-echo "a cron job and a fine-tuning example."
+echo "-- 6. molecular dynamics with the model (libmlip through the ASE calculator): 64 Si atoms,"
+echo "   500 fs of NVE from 1000 K after a BFGS relaxation; the total energy should stay put"
+PYTHONPATH="$top/share/python${PYTHONPATH:+:$PYTHONPATH}" $py - "$out/model.mlip" <<'PYEOF'
+import sys
+import numpy as np
+from ase import units
+from ase.build import bulk
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+from ase.md.verlet import VelocityVerlet
+from ase.optimize import BFGS
+from mlip import MLIPCalculator
+
+atoms = bulk("Si", "diamond", a=5.43, cubic=True).repeat(2)
+atoms.calc = MLIPCalculator(sys.argv[1])
+atoms.rattle(0.05, seed=1)
+BFGS(atoms, logfile=None).run(fmax=0.01)
+a = (atoms.get_volume() / 64 * 8) ** (1 / 3)
+print("   relaxed: %.4f eV/atom, stress %.3f GPa (cell kept at a = %.3f Å)" % (
+    atoms.get_potential_energy() / 64, -atoms.get_stress()[:3].mean() * 160.21766208, a))
+MaxwellBoltzmannDistribution(atoms, temperature_K=1000, rng=np.random.default_rng(1))
+md = VelocityVerlet(atoms, timestep=1 * units.fs)
+e = []
+for _ in range(10):
+    md.run(50)
+    e.append(atoms.get_total_energy() / 64)
+print("   NVE: T = %.0f K after 500 fs; total energy per atom %.5f eV, spread %.1e eV" % (
+    atoms.get_temperature(), e[-1], max(e) - min(e)))
+PYEOF
+echo
+echo "Next: man mlip (or man -l man/man7/mlip.7); README's 'Running MD' runs the model in LAMMPS"
+echo "and ASE; share/examples/ holds a Makefile experiment, a cron job and a fine-tuning example."
