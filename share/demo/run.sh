@@ -68,6 +68,9 @@ PYEOF
 echo
 echo "-- 5. parity (predictions with the DFT labels: $out/test-predictions.xyz)"
 $py "$data/parity.py" "$out/test-predictions.xyz" | sed 's/^/   /'
+mlip-plot curve -o "$out/curve.svg" "$out/metrics.jsonl"
+mlip-plot parity -o "$out/parity.svg" "$out/test-predictions.xyz"
+echo "   pictures: $out/curve.svg (learning curve), $out/parity.svg (parity plots)"
 echo
 echo "-- 6. molecular dynamics with the model (libmlip through the ASE calculator): 64 Si atoms,"
 echo "   500 fs of NVE from 1000 K after a BFGS relaxation; the total energy should stay put"
