@@ -1,0 +1,1079 @@
+/*
+ * mtp.c - the moment tensor basis (mtp.h states the definition): basis
+ * enumeration, default radial coefficients, and the forward, VJP and JVP
+ * passes.
+ *
+ * How the evaluation is organised:
+ *   - Every tensor an atom needs lives in one flat array X per atom: X[0] = 1
+ *     (a rank-0 constant, so that a k = 1 function is the "contraction"
+ *     1 · M_{μ,0} like the others), then the moments, μ-major, each μ holding
+ *     all ranks 0 .. ν_max(μ) back to back (the monomials of û of degree
+ *     <= ν_max(μ) in graded order), then the partial products
+ *     P = sym(M^a ·_k M^b) of the k = 3 functions.
+ *   - Moments: per edge (edge_eval), the Chebyshev values by recurrence,
+ *     f_μ = c·Q, and the monomials of û: within a degree, the monomials with
+ *     x^p form the segment x^p · (y^d, y^{d−1} z, .., z^d), d = ν − p, so each
+ *     is one product of a power of x and an entry of a small yz table; the
+ *     derivative tables ∂yz/∂y, ∂yz/∂z give ∇_û the same way (VJP, JVP). Then
+ *     M_μ[0..n) += f_μ · mono[0..n): O(neighbours × components).
+ *   - Partial products: terms X[out] += coef · X[a] · X[b], made once at init
+ *     by summing over the contracted (I) and free (J, K) index multisets:
+ *     for monomials m_I (degree k), m_J, m_K,
+ *       P[m_J + m_K] += mult(m_I) mult(m_J) mult(m_K) / mult(m_J + m_K)
+ *                       · A[m_I + m_J] · B[m_I + m_K]
+ *     which is the symmetrisation of D_{JK} = Σ_I A_{IJ} B_{IK} (D : C =
+ *     sym(D) : C for a symmetric C). Terms of a tensor with itself are merged
+ *     (a <= b). Of the three ways to split a k = 3 function, the one whose
+ *     product is already made, else the one most functions could share, is
+ *     taken. The terms run as one vector loop into a buffer, then summed per
+ *     component; the VJP uses the terms listed by factor (a gather per moment
+ *     component instead of a scatter).
+ *   - Every basis function is then a full contraction X_x : X_y =
+ *     Σ_m mult(m) X_x[m] X_y[m].
+ *   - VJP: the adjoints of the dots, then of the products (into the
+ *     moments), then per edge ∂L/∂r = s û + (h − (h·û) û)/R with
+ *     s = Σ_μ f'_μ Σ_m dM_μ[m] mono[m] and h = ∇_û Σ_m (Σ_μ f_μ dM_μ[m]) mono[m].
+ *     JVP: the same program forwards on the tangents (û' = (t − (û·t) û)/R).
+ *   - Atoms are independent: with OpenMP, threads take atoms in tasks of 16,
+ *     each with its own scratch; every output (a G row, the edges of one
+ *     atom) is written by one thread in a fixed order, so results do not
+ *     depend on the thread count. Each pass evaluates the edges and X again
+ *     (nothing is kept between calls: memory O(N + E) plus per-thread scratch
+ *     of O(max_nb × monomials)).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "mtp.h"
+#include "rng.h"
+#include "banned.h"
+
+#ifdef _OPENMP
+#define MTP_PRAGMA(x) _Pragma(#x)
+#else
+#define MTP_PRAGMA(x)
+#endif
+
+#define MTP_ATOMS_PER_TASK 16
+#define MTP_MAX_RANK 26 /* moment ranks a level can ask for (2 + ν <= level) */
+
+/* Monomials x^p y^q z^s of degree <= d, graded, within a degree p then q descending. */
+static size_t n_mono(int d)
+{
+	return d < 0 ? 0 : (size_t)(d + 1) * (d + 2) * (d + 3) / 6;
+}
+
+static size_t n_comp(int nu)
+{
+	return (size_t)(nu + 1) * (nu + 2) / 2;
+}
+
+/* Index of x^p y^q z^s (degree ν = p + q + s) among the monomials of degree ν. */
+static size_t comp_index(int p, int q, int nu)
+{
+	return (size_t)(nu - p) * (nu - p + 1) / 2 + (size_t)(nu - p - q);
+}
+
+struct mtp_mono {
+	int p, q, s, deg;
+	double mult;         /* deg! / (p! q! s!) */
+};
+
+struct mtp_term {
+	double coef;
+	uint32_t out, a, b;
+};
+
+struct mtp_dot {
+	uint32_t x, y, n;   /* X offsets, components */
+	uint32_t g0;        /* first global monomial of the rank (multiplicities) */
+};
+
+struct mtp_plan {
+	int max_rank;
+	size_t n_mono;               /* monomials of degree <= max_rank */
+	struct mtp_mono *mono;       /* (n_mono) */
+	int nu_max[64];              /* per μ */
+	size_t mom_off[65];          /* X offset of μ's block; mom_off[n_mu] ends the moments */
+	size_t n_x;                  /* X length */
+	size_t n_terms;
+	struct mtp_term *terms;      /* (n_terms) sorted by out */
+	size_t n_out;                /* product components: X[mom_off[n_mu] ..][n_out] */
+	size_t *out_start;           /* (n_out + 1) terms of each */
+	double *t_coef;              /* (n_terms) the terms as arrays, for the vector loops */
+	int32_t *t_a, *t_b;          /* (n_terms) */
+	/* the terms by factor, for the VJP (a gather per moment component, no scatter):
+	 * entry q: ∂X[v]/∂... = r_coef[q] · X[r_other[q]] into X[r_out[q]], for v with
+	 * r_start[v] <= q < r_start[v + 1], v < mom_off[n_mu] */
+	size_t *r_start;             /* (mom_off[n_mu] + 1) */
+	double *r_coef;              /* (2 n_terms) */
+	int32_t *r_out, *r_other;    /* (2 n_terms) */
+	struct mtp_dot *dots;        /* (n_basis) */
+	size_t nb_stride;            /* doubles per neighbour in the scratch */
+	double *mult;                /* (n_mono) multinomial weights */
+};
+
+/* ---- basis enumeration ------------------------------------------------------ */
+
+static int func_cmp(const void *pa, const void *pb)
+{
+	const struct mlip_mtp_func *a = pa, *b = pb;
+	if (a->level != b->level)
+		return a->level < b->level ? -1 : 1;
+	if (a->k != b->k)
+		return a->k < b->k ? -1 : 1;
+	for (int q = 0; q < a->k; q++) {
+		if (a->mu[q] != b->mu[q])
+			return a->mu[q] < b->mu[q] ? -1 : 1;
+		if (a->nu[q] != b->nu[q])
+			return a->nu[q] < b->nu[q] ? -1 : 1;
+	}
+	return 0;
+}
+
+static void func_set(struct mlip_mtp_func *f, int k, const int (*lab)[2], const size_t *idx)
+{
+	memset(f, 0, sizeof(*f));
+	f->k = k;
+	for (int q = 0; q < MLIP_MTP_MAX_ORDER; q++) {
+		f->mu[q] = q < k ? lab[idx[q]][0] : -1;
+		f->nu[q] = q < k ? lab[idx[q]][1] : -1;
+		if (q < k)
+			f->level += 2 + 4 * f->mu[q] + f->nu[q];
+	}
+}
+
+/*
+ * All functions of level <= L with up to max_order factors (mtp.h), sorted;
+ * *out malloc'ed (NULL with count only when out is NULL).
+ */
+static size_t enumerate(struct mlip_mtp_func *out, int L, int max_order)
+{
+	int lab[512][2];
+	size_t nl = 0, n = 0;
+	for (int mu = 0; 2 + 4 * mu <= L; mu++)
+		for (int nu = 0; 2 + 4 * mu + nu <= L && nu <= MTP_MAX_RANK; nu++) {
+			lab[nl][0] = mu;
+			lab[nl][1] = nu;
+			nl++;
+		}
+#define LEV(i) (2 + 4 * lab[i][0] + lab[i][1])
+	for (size_t i = 0; i < nl; i++) {
+		if (lab[i][1] == 0) {
+			if (out)
+				func_set(&out[n], 1, lab, (size_t[]){ i });
+			n++;
+		}
+		for (size_t j = i; max_order >= 2 && j < nl; j++) {
+			if (LEV(i) + LEV(j) > L)
+				continue;
+			if (lab[i][1] == lab[j][1]) {
+				if (out)
+					func_set(&out[n], 2, lab, (size_t[]){ i, j });
+				n++;
+			}
+			for (size_t l = j; max_order >= 3 && l < nl; l++) {
+				int a = lab[i][1], b = lab[j][1], c = lab[l][1];
+				if (LEV(i) + LEV(j) + LEV(l) > L || (a + b + c) % 2 || c > a + b ||
+				    a > b + c || b > a + c)
+					continue;
+				if (out)
+					func_set(&out[n], 3, lab, (size_t[]){ i, j, l });
+				n++;
+			}
+		}
+	}
+#undef LEV
+	if (out)
+		qsort(out, n, sizeof(*out), func_cmp);
+	return n;
+}
+
+/* ---- the compiled program ------------------------------------------------------ */
+
+static void plan_free(struct mtp_plan *p)
+{
+	if (!p)
+		return;
+	free(p->mono);
+	free(p->terms);
+	free(p->out_start);
+	free(p->t_coef);
+	free(p->t_a);
+	free(p->t_b);
+	free(p->r_start);
+	free(p->r_coef);
+	free(p->r_out);
+	free(p->r_other);
+	free(p->dots);
+	free(p->mult);
+	free(p);
+}
+
+static double factorial(int n)
+{
+	double f = 1;
+	for (int k = 2; k <= n; k++)
+		f *= k;
+	return f;
+}
+
+static int mono_table(struct mtp_plan *p)
+{
+	p->n_mono = n_mono(p->max_rank);
+	p->mono = calloc(p->n_mono, sizeof(*p->mono));
+	if (!p->mono)
+		return -1;
+	for (int nu = 0; nu <= p->max_rank; nu++)
+		for (int a = nu; a >= 0; a--)
+			for (int b = nu - a; b >= 0; b--) {
+				int c = nu - a - b;
+				size_t g = n_mono(nu - 1) + comp_index(a, b, nu);
+				struct mtp_mono *m = &p->mono[g];
+				m->p = a, m->q = b, m->s = c, m->deg = nu;
+				m->mult = factorial(nu) / (factorial(a) * factorial(b) * factorial(c));
+			}
+	return 0;
+}
+
+/* X offset of moment (μ, ν). */
+static size_t mom_at(const struct mtp_plan *p, int mu, int nu)
+{
+	return p->mom_off[mu] + n_mono(nu - 1);
+}
+
+/* A partial product sym(M_{μ1,ν1} ·_kI M_{μ2,ν2}), (μ1, ν1) <= (μ2, ν2), at X[off]. */
+struct prod_key {
+	int mu1, nu1, mu2, nu2, kI;
+	size_t off;
+};
+
+/* The product of a k = 3 function's two factors other than factor q. */
+static struct prod_key cand_key(const struct mlip_mtp_func *fn, int q)
+{
+	int a = q == 0 ? 1 : 0, b = q == 2 ? 1 : 2;
+	return (struct prod_key){ fn->mu[a], fn->nu[a], fn->mu[b], fn->nu[b],
+				  (fn->nu[a] + fn->nu[b] - fn->nu[q]) / 2, 0 };
+}
+
+/* Index of k in keys[0..n), or n. */
+static size_t key_find(const struct prod_key *keys, size_t n, const struct prod_key *k)
+{
+	size_t q = 0;
+	while (q < n && !(keys[q].mu1 == k->mu1 && keys[q].nu1 == k->nu1 && keys[q].mu2 == k->mu2 &&
+			  keys[q].nu2 == k->nu2 && keys[q].kI == k->kI))
+		q++;
+	return q;
+}
+
+/*
+ * Append the terms of P = sym(A ·_k B) (ranks νa, νb; P at X offset po) to
+ * p->terms (room for them is made here).
+ */
+static int prod_terms(struct mtp_plan *p, size_t ao, int na, size_t bo, int nb, int k, size_t po,
+		      int same)
+{
+	int pj = na - k, qk = nb - k, np = pj + qk;
+	size_t cp = n_comp(np), ca = n_comp(na), cb = n_comp(nb);
+	double *acc = calloc(cp * ca * cb, sizeof(double));
+	if (!acc)
+		return -1;
+	const struct mtp_mono *mo = p->mono;
+	for (size_t i = n_mono(k - 1); i < n_mono(k); i++)
+		for (size_t j = n_mono(pj - 1); j < n_mono(pj); j++)
+			for (size_t l = n_mono(qk - 1); l < n_mono(qk); l++) {
+				int op = mo[j].p + mo[l].p, oq = mo[j].q + mo[l].q;
+				size_t out = comp_index(op, oq, np);
+				size_t ia = comp_index(mo[i].p + mo[j].p, mo[i].q + mo[j].q, na);
+				size_t ib = comp_index(mo[i].p + mo[l].p, mo[i].q + mo[l].q, nb);
+				if (same && ib < ia) {
+					size_t t = ia;
+					ia = ib;
+					ib = t;
+				}
+				double w = mo[i].mult * mo[j].mult * mo[l].mult /
+					   mo[n_mono(np - 1) + out].mult;
+				acc[(out * ca + ia) * cb + ib] += w;
+			}
+	size_t cnt = 0;
+	for (size_t q = 0; q < cp * ca * cb; q++)
+		cnt += acc[q] != 0;
+	struct mtp_term *t = realloc(p->terms, (p->n_terms + cnt + 1) * sizeof(*t));
+	if (!t) {
+		free(acc);
+		return -1;
+	}
+	p->terms = t;
+	for (size_t out = 0; out < cp; out++)
+		for (size_t ia = 0; ia < ca; ia++)
+			for (size_t ib = 0; ib < cb; ib++) {
+				double w = acc[(out * ca + ia) * cb + ib];
+				if (w == 0)
+					continue;
+				p->terms[p->n_terms++] = (struct mtp_term){
+					.coef = w, .out = (uint32_t)(po + out), .a = (uint32_t)(ao + ia),
+					.b = (uint32_t)(bo + ib) };
+			}
+	free(acc);
+	return 0;
+}
+
+static int plan_build(struct mlip_mtp *m)
+{
+	struct mtp_plan *p = calloc(1, sizeof(*p));
+	struct prod_key *keys = calloc(m->n_basis + 1, sizeof(*keys));
+	size_t n_keys = 0;
+	if (!p || !keys)
+		goto fail;
+	m->plan = p;
+	for (size_t mu = 0; mu < m->n_mu; mu++)
+		p->nu_max[mu] = 0;
+	p->max_rank = 0;
+	for (size_t f = 0; f < m->n_basis; f++)
+		for (int q = 0; q < m->func[f].k; q++) {
+			int mu = m->func[f].mu[q], nu = m->func[f].nu[q];
+			if (nu > p->nu_max[mu])
+				p->nu_max[mu] = nu;
+			if (nu > p->max_rank)
+				p->max_rank = nu;
+		}
+	if (mono_table(p))
+		goto fail;
+	size_t off = 1;
+	for (size_t mu = 0; mu < m->n_mu; mu++) {
+		p->mom_off[mu] = off;
+		off += n_mono(p->nu_max[mu]);
+	}
+	p->mom_off[m->n_mu] = off;
+	p->dots = calloc(m->n_basis, sizeof(*p->dots));
+	if (!p->dots)
+		goto fail;
+	for (size_t f = 0; f < m->n_basis; f++) {
+		const struct mlip_mtp_func *fn = &m->func[f];
+		struct mtp_dot *d = &p->dots[f];
+		int rank = fn->nu[fn->k - 1];
+		if (fn->k == 3) {
+			/* Which factor to leave out of the partial product (q3 below)? */
+			int best = -1;
+			size_t best_cnt = 0, cand[3];
+			for (int q = 2; q >= 0; q--) {
+				struct prod_key kq = cand_key(fn, q);
+				cand[q] = key_find(keys, n_keys, &kq);
+				if (cand[q] < n_keys && best < 0)
+					best = q; /* made already: free */
+			}
+			for (int q = 2; best < 0 && q >= 0; q--) {
+				struct prod_key kq = cand_key(fn, q);
+				size_t cnt = 0;
+				for (size_t g = f; g < m->n_basis; g++)
+					for (int r = 0; r < 3 && m->func[g].k == 3; r++) {
+						struct prod_key kg = cand_key(&m->func[g], r);
+						cnt += key_find(&kg, 1, &kq) == 0;
+					}
+				if (cnt > best_cnt)
+					best_cnt = cnt, best = q;
+			}
+			(void)cand;
+			struct prod_key kb = cand_key(fn, best);
+			size_t q = key_find(keys, n_keys, &kb);
+			if (q == n_keys) {
+				kb.off = off;
+				keys[n_keys++] = kb;
+				int same = kb.mu1 == kb.mu2 && kb.nu1 == kb.nu2;
+				if (prod_terms(p, mom_at(p, kb.mu1, kb.nu1), kb.nu1, mom_at(p, kb.mu2, kb.nu2),
+					       kb.nu2, kb.kI, off, same))
+					goto fail;
+				off += n_comp(fn->nu[best]);
+			}
+			rank = fn->nu[best];
+			d->x = (uint32_t)keys[q].off;
+			d->y = (uint32_t)mom_at(p, fn->mu[best], rank);
+		} else {
+			d->x = fn->k == 1 ? 0 : (uint32_t)mom_at(p, fn->mu[0], fn->nu[0]);
+			d->y = (uint32_t)mom_at(p, fn->mu[fn->k - 1], rank);
+		}
+		d->n = (uint32_t)n_comp(rank);
+		d->g0 = (uint32_t)n_mono(rank - 1);
+	}
+	p->n_x = off;
+	p->n_out = off - p->mom_off[m->n_mu];
+	p->nb_stride = (((p->n_mono + 3) & ~(size_t)3) + 5 + 2 * m->n_mu + (size_t)p->max_rank + 1 +
+			3 * n_comp(p->max_rank) + 3) & ~(size_t)3;
+	p->out_start = calloc(p->n_out + 1, sizeof(size_t));
+	size_t nm = p->n_mono;
+	p->mult = malloc(nm * sizeof(double));
+	if (!p->out_start || !p->mult)
+		goto fail;
+	for (size_t g = 0; g < nm; g++)
+		p->mult[g] = p->mono[g].mult;
+	for (size_t t = 0; t < p->n_terms; t++) {
+		size_t o = p->terms[t].out - p->mom_off[m->n_mu];
+		MLIP_ASSERT(o < p->n_out && (t == 0 || p->terms[t - 1].out <= p->terms[t].out));
+		p->out_start[o + 1]++;
+	}
+	for (size_t o = 0; o < p->n_out; o++)
+		p->out_start[o + 1] += p->out_start[o];
+	size_t nt = p->n_terms, nv = p->mom_off[m->n_mu];
+	p->t_coef = malloc((nt + 1) * sizeof(double));
+	p->t_a = malloc((nt + 1) * sizeof(int32_t));
+	p->t_b = malloc((nt + 1) * sizeof(int32_t));
+	p->r_start = calloc(nv + 1, sizeof(size_t));
+	p->r_coef = malloc((2 * nt + 1) * sizeof(double));
+	p->r_out = malloc((2 * nt + 1) * sizeof(int32_t));
+	p->r_other = malloc((2 * nt + 1) * sizeof(int32_t));
+	if (!p->t_coef || !p->t_a || !p->t_b || !p->r_start || !p->r_coef || !p->r_out ||
+	    !p->r_other)
+		goto fail;
+	for (size_t t = 0; t < nt; t++) {
+		p->t_coef[t] = p->terms[t].coef;
+		p->t_a[t] = (int32_t)p->terms[t].a;
+		p->t_b[t] = (int32_t)p->terms[t].b;
+		p->r_start[p->terms[t].a + 1]++;
+		p->r_start[p->terms[t].b + 1]++;
+	}
+	for (size_t v = 0; v < nv; v++)
+		p->r_start[v + 1] += p->r_start[v];
+	{
+		size_t *fill = calloc(nv + 1, sizeof(size_t));
+		if (!fill)
+			goto fail;
+		memcpy(fill, p->r_start, nv * sizeof(size_t));
+		for (size_t t = 0; t < nt; t++)
+			for (int side = 0; side < 2; side++) {
+				size_t v = side ? p->terms[t].b : p->terms[t].a, q = fill[v]++;
+				p->r_coef[q] = p->terms[t].coef;
+				p->r_out[q] = (int32_t)p->terms[t].out;
+				p->r_other[q] = (int32_t)(side ? p->terms[t].a : p->terms[t].b);
+			}
+		free(fill);
+	}
+	free(keys);
+	return 0;
+fail:
+	free(keys);
+	return -1;
+}
+
+/* ---- configuration ------------------------------------------------------------- */
+
+void mlip_mtp_options_init(struct mlip_mtp_options *opt)
+{
+	memset(opt, 0, sizeof(*opt));
+}
+
+/* The default coefficients of pair (a, b) (mtp.h): n_mu orthonormal rows of length nr. */
+static void default_radial(double *c, size_t n_mu, size_t nr, uint64_t seed, uint64_t stream)
+{
+	struct mlip_rng r;
+	mlip_rng_seed2(&r, seed, stream);
+	for (size_t k = 0; k < n_mu * nr; k++) {
+		double u1 = mlip_rng_uniform(&r), u2 = mlip_rng_uniform(&r);
+		c[k] = sqrt(-2 * log(1 - u1)) * cos(2 * M_PI * u2);
+	}
+	for (size_t mu = 0; mu < n_mu; mu++) {
+		double *v = c + mu * nr;
+		for (size_t q = 0; q < mu; q++) {
+			const double *w = c + q * nr;
+			double d = 0;
+			for (size_t k = 0; k < nr; k++)
+				d += v[k] * w[k];
+			for (size_t k = 0; k < nr; k++)
+				v[k] -= d * w[k];
+		}
+		double s = 0;
+		for (size_t k = 0; k < nr; k++)
+			s += v[k] * v[k];
+		s = 1 / sqrt(s);
+		for (size_t k = 0; k < nr; k++)
+			v[k] *= s;
+	}
+}
+
+int mlip_mtp_init(struct mlip_mtp *m, const int *z, size_t n_el, double cutoff, int level,
+		  const struct mlip_mtp_options *opt, struct mlip_err *err)
+{
+	struct mlip_mtp_options def;
+	memset(m, 0, sizeof(*m));
+	memset(m->species, -1, sizeof(m->species));
+	if (!opt) {
+		mlip_mtp_options_init(&def);
+		opt = &def;
+	}
+	if (n_el < 1 || n_el > MLIP_MAX_ELEMENTS)
+		return mlip_err_set(err, MLIP_EINVAL, "the model needs 1 to %d elements, not %zu",
+				    MLIP_MAX_ELEMENTS, n_el);
+	for (size_t a = 0; a < n_el; a++) {
+		if (z[a] < 1 || z[a] > MLIP_MAX_Z)
+			return mlip_err_set(err, MLIP_EINVAL, "element %zu: bad atomic number %d",
+					    a + 1, z[a]);
+		if (m->species[z[a]] >= 0)
+			return mlip_err_set(err, MLIP_EINVAL, "element '%s' is listed twice",
+					    mlip_element_symbol(z[a]));
+		m->z[a] = z[a];
+		m->species[z[a]] = (int8_t)a;
+	}
+	if (!(cutoff > 0) || !isfinite(cutoff))
+		return mlip_err_set(err, MLIP_EINVAL, "cutoff must be a positive number, not %g",
+				    cutoff);
+	if (!(opt->r_min >= 0) || !(opt->r_min < cutoff))
+		return mlip_err_set(err, MLIP_EINVAL, "mtp r_min %g is not in [0, cutoff %g)",
+				    opt->r_min, cutoff);
+	if (level < 2 || level > MLIP_MTP_MAX_LEVEL)
+		return mlip_err_set(err, MLIP_EINVAL, "mtp level %d is not in 2 .. %d", level,
+				    MLIP_MTP_MAX_LEVEL);
+	int order = opt->max_order ? opt->max_order : MLIP_MTP_MAX_ORDER;
+	if (order < 1 || order > MLIP_MTP_MAX_ORDER)
+		return mlip_err_set(err, MLIP_EINVAL, "mtp max_order %d is not in 1 .. %d",
+				    opt->max_order, MLIP_MTP_MAX_ORDER);
+	m->n_elements = n_el;
+	m->cutoff = cutoff;
+	m->r_min = opt->r_min;
+	m->level = level;
+	m->max_order = order;
+	m->seed = opt->seed;
+	m->n_mu = (size_t)(level - 2) / 4 + 1;
+	m->n_radial = opt->n_radial ? opt->n_radial : m->n_mu > 8 ? m->n_mu : 8;
+	if (m->n_radial < m->n_mu || m->n_radial > 64)
+		return mlip_err_set(err, MLIP_EINVAL,
+				    "mtp n_radial %zu is not in %zu .. 64 (level %d needs %zu radial "
+				    "functions)", m->n_radial, m->n_mu, level, m->n_mu);
+	size_t S = n_el, nc = S * S * m->n_mu * m->n_radial;
+	m->radial = malloc(nc * sizeof(double));
+	m->n_basis = enumerate(NULL, level, order);
+	m->func = calloc(m->n_basis, sizeof(*m->func));
+	if (!m->radial || !m->func)
+		goto nomem;
+	enumerate(m->func, level, order);
+	for (size_t a = 0; a < S; a++)
+		for (size_t b = 0; b < S; b++) {
+			double *c = m->radial + (a * S + b) * m->n_mu * m->n_radial;
+			if (!opt->radial)
+				default_radial(c, m->n_mu, m->n_radial, m->seed, a * S + b);
+		}
+	if (opt->radial) {
+		for (size_t k = 0; k < nc; k++)
+			if (!isfinite(opt->radial[k])) {
+				mlip_mtp_release(m);
+				return mlip_err_set(err, MLIP_EINVAL,
+						    "mtp radial coefficient %zu is not finite", k + 1);
+			}
+		memcpy(m->radial, opt->radial, nc * sizeof(double));
+	}
+	for (size_t e = 0; e < S; e++)
+		m->dim[e] = m->n_basis;
+	m->max_dim = m->n_basis;
+	if (plan_build(m))
+		goto nomem;
+	return MLIP_OK;
+nomem:
+	mlip_mtp_release(m);
+	return mlip_err_set(err, MLIP_ENOMEM, "out of memory for the moment tensor basis");
+}
+
+void mlip_mtp_release(struct mlip_mtp *m)
+{
+	plan_free(m->plan);
+	free(m->radial);
+	free(m->func);
+	memset(m, 0, sizeof(*m));
+	memset(m->species, -1, sizeof(m->species));
+}
+
+int mlip_mtp_env_build(struct mlip_env *env, const struct mlip_mtp *m,
+		       const struct mlip_batch *b, struct mlip_err *err)
+{
+	/* mlip_env_build reads the cutoff and the element map of a descriptor only. */
+	struct mlip_descriptor d;
+	memset(&d, 0, sizeof(d));
+	d.n_elements = m->n_elements;
+	memcpy(d.z, m->z, sizeof(d.z));
+	memcpy(d.species, m->species, sizeof(d.species));
+	d.cutoff = m->cutoff;
+	return mlip_env_build(env, &d, b, err);
+}
+
+/* ---- per edge ------------------------------------------------------------------- */
+
+/*
+ * The per-atom work is built twice on x86-64, for AVX2 + FMA and for the
+ * baseline, and the loader picks one (as descriptor.c's SF_CLONES); the loops
+ * below are written to vectorise (contiguous, `omp simd`). The two copies
+ * agree to round-off; on one machine the results are fixed, whatever the
+ * thread count. -DMLIP_NO_CLONES builds the baseline alone.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && \
+	!defined(__AVX2__) && !defined(MLIP_NO_CLONES)
+#define MTP_CLONES                                                         \
+	__attribute__((target_clones("arch=x86-64-v3", "default"), \
+		       optimize("fp-contract=fast")))
+#else
+#define MTP_CLONES
+#endif
+#define MTP_INLINE static inline __attribute__((always_inline))
+#define MTP_SIMD MTP_PRAGMA(omp simd)
+#define MTP_SIMD_SUM(v) MTP_PRAGMA(omp simd reduction(+ : v))
+
+/*
+ * One edge's values in a slot of nb_stride doubles: the monomials of û
+ * (n_mono, padded to a multiple of 4), then û (3), R, 1/R, f (n_mu), f' (n_mu),
+ * the powers x^p (max_rank + 1) and the tables yz, ∂yz/∂y, ∂yz/∂z (n_comp(max_rank) each).
+ */
+static size_t slot_head(const struct mtp_plan *p)
+{
+	return (p->n_mono + 3) & ~(size_t)3;
+}
+
+MTP_INLINE void edge_eval(double *slot, const struct mlip_mtp *m, const double *c, const double *r,
+			  int derivs)
+{
+	const struct mtp_plan *p = m->plan;
+	const size_t nr = m->n_radial, nm = m->n_mu;
+	double *mono = slot, *hd = slot + slot_head(p);
+	double R = sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2]), inv = 1 / R;
+	double u[3] = { r[0] * inv, r[1] * inv, r[2] * inv };
+	hd[0] = u[0], hd[1] = u[1], hd[2] = u[2], hd[3] = R, hd[4] = inv;
+	double T[64], dT[64];
+	double span = m->cutoff - m->r_min, xi = (2 * R - m->r_min - m->cutoff) / span;
+	double dxi = 2 / span, t = 1 - R / m->cutoff, w = t * t, dw = -2 * t / m->cutoff;
+	T[0] = 1, dT[0] = 0;
+	if (nr > 1)
+		T[1] = xi, dT[1] = 1;
+	for (size_t k = 2; k < nr; k++) {
+		T[k] = 2 * xi * T[k - 1] - T[k - 2];
+		dT[k] = 2 * T[k - 1] + 2 * xi * dT[k - 1] - dT[k - 2];
+	}
+	/* f_μ = w Σ c T and f'_μ = w' Σ c T + w ξ' Σ c T' */
+	double *f = hd + 5, *df = f + nm;
+	for (size_t mu = 0; mu < nm; mu++) {
+		const double *cm = c + mu * nr;
+		double a = 0, da = 0;
+		for (size_t k = 0; k < nr; k++) {
+			a += cm[k] * T[k];
+			da += cm[k] * dT[k];
+		}
+		f[mu] = a * w;
+		df[mu] = a * dw + da * dxi * w;
+	}
+	/*
+	 * Within degree ν the monomials with x^p (p descending) form a segment
+	 * x^p · (y^d, y^{d−1} z, .., z^d), d = ν − p; so from the powers of x and
+	 * the tables yz_d[k] = y^{d−k} z^k (and their y and z derivatives, for the
+	 * VJP and JVP) every monomial is one product, in contiguous runs.
+	 */
+	const int top = p->max_rank;
+	double *px = f + 2 * nm, *yz = px + top + 1, *dyz = yz + n_comp(top), *dzz = dyz + n_comp(top);
+	double py[MTP_MAX_RANK + 1], pz[MTP_MAX_RANK + 1];
+	px[0] = py[0] = pz[0] = 1;
+	for (int k = 1; k <= top; k++) {
+		px[k] = px[k - 1] * u[0];
+		py[k] = py[k - 1] * u[1];
+		pz[k] = pz[k - 1] * u[2];
+	}
+	for (int d = 0, o = 0; d <= top; o += ++d) {
+		double *a = yz + o;
+		for (int k = 0; k <= d; k++)
+			a[k] = py[d - k] * pz[k];
+		if (!derivs)
+			continue;
+		double *ay = dyz + o, *az = dzz + o;
+		ay[d] = 0;
+		for (int k = 0; k < d; k++)
+			ay[k] = (d - k) * py[d - k - 1] * pz[k];
+		az[0] = 0;
+		for (int k = 1; k <= d; k++)
+			az[k] = k * py[d - k] * pz[k - 1];
+	}
+	double *seg = mono;
+	for (int nu = 0; nu <= top; nu++)
+		for (int d = 0, o = 0; d <= nu; o += ++d) {
+			const double x = px[nu - d], *a = yz + o;
+			for (int k = 0; k <= d; k++)
+				seg[k] = x * a[k];
+			seg += d + 1;
+		}
+}
+
+void mlip_mtp_radial(double *f, double *df, const struct mlip_mtp *m, size_t a, size_t b,
+		     double R)
+{
+	double *slot = malloc(m->plan->nb_stride * sizeof(double));
+	double r[3] = { R, 0, 0 };
+	MLIP_ASSERT(slot);
+	edge_eval(slot, m, m->radial + (a * m->n_elements + b) * m->n_mu * m->n_radial, r, 0);
+	const double *hd = slot + slot_head(m->plan);
+	for (size_t mu = 0; mu < m->n_mu; mu++) {
+		if (f)
+			f[mu] = hd[5 + mu];
+		if (df)
+			df[mu] = hd[5 + m->n_mu + mu];
+	}
+	free(slot);
+}
+
+/* ---- per atom -------------------------------------------------------------------- */
+
+struct mtp_work {
+	size_t n_w;
+	double *X;    /* (n_x) */
+	double *dX;   /* (n_w, n_x) adjoints (VJP) or tangents (JVP) */
+	double *nb;   /* (max_nb, nb_stride) edge slots */
+	double *D;    /* (n_mono) */
+	double *tmp;  /* (2 n_terms) */
+	void *mem;
+};
+
+static int work_alloc(struct mtp_work *w, const struct mlip_mtp *m, size_t max_nb, size_t n_w)
+{
+	const struct mtp_plan *p = m->plan;
+#define R8(x) (((x) + 7) & ~(size_t)7)
+	size_t nx = R8(p->n_x), nd = nx + n_w * nx + R8((max_nb ? max_nb : 1) * p->nb_stride) +
+				       R8(p->n_mono) + R8(2 * p->n_terms + 1);
+	memset(w, 0, sizeof(*w));
+	w->n_w = n_w;
+	w->mem = aligned_alloc(64, nd * sizeof(double));
+	if (!w->mem)
+		return -1;
+	w->X = w->mem;
+	w->dX = w->X + nx;
+	w->nb = w->dX + n_w * nx;
+	w->D = w->nb + R8((max_nb ? max_nb : 1) * p->nb_stride);
+	w->tmp = w->D + R8(p->n_mono);
+#undef R8
+	return 0;
+}
+
+static void work_free(struct mtp_work *w)
+{
+	free(w->mem);
+	w->mem = NULL;
+}
+
+/* out[o] = Σ x[start[o] .. start[o + 1]) (overwrites). */
+MTP_INLINE void segment_sums(double *out, const double *x, const size_t *start, size_t n)
+{
+	for (size_t o = 0; o < n; o++) {
+		double s = 0;
+		for (size_t t = start[o]; t < start[o + 1]; t++)
+			s += x[t];
+		out[o] = s;
+	}
+}
+
+/* X of atom i (moments, then products), keeping every edge's slot. */
+MTP_CLONES static void atom_tensors(struct mtp_work *w, const struct mlip_mtp *m,
+				    const struct mlip_env *env, size_t i, int derivs)
+{
+	const struct mtp_plan *p = m->plan;
+	const size_t S = m->n_elements, nm = m->n_mu, st = p->nb_stride, hd = slot_head(p);
+	const size_t a = (size_t)env->species[i], e0 = env->first[i], ne = env->first[i + 1] - e0;
+	double *X = w->X;
+	memset(X, 0, p->mom_off[nm] * sizeof(double));
+	X[0] = 1;
+	for (size_t e = 0; e < ne; e++) {
+		double *slot = w->nb + e * st;
+		size_t b = (size_t)env->species[env->nbr[e0 + e]];
+		if (derivs)
+			edge_eval(slot, m, m->radial + (a * S + b) * nm * m->n_radial,
+				  env->r + 3 * (e0 + e), 1);
+		else
+			edge_eval(slot, m, m->radial + (a * S + b) * nm * m->n_radial,
+				  env->r + 3 * (e0 + e), 0);
+		const double *f = slot + hd + 5, *mono = slot;
+		for (size_t mu = 0; mu < nm; mu++) {
+			double *restrict M = X + p->mom_off[mu];
+			const double fm = f[mu];
+			const size_t n = p->mom_off[mu + 1] - p->mom_off[mu];
+			MTP_SIMD
+			for (size_t g = 0; g < n; g++)
+				M[g] += fm * mono[g];
+		}
+	}
+	/* the terms in one vector loop, then their sums per component */
+	const double *coef = p->t_coef;
+	const int32_t *ta = p->t_a, *tb = p->t_b;
+	double *restrict tmp = w->tmp;
+	MTP_SIMD
+	for (size_t t = 0; t < p->n_terms; t++)
+		tmp[t] = coef[t] * X[ta[t]] * X[tb[t]];
+	segment_sums(X + p->mom_off[nm], tmp, p->out_start, p->n_out);
+}
+
+MTP_CLONES static void atom_forward(double *G, const struct mtp_work *w, const struct mlip_mtp *m)
+{
+	const struct mtp_plan *p = m->plan;
+	const double *X = w->X;
+	for (size_t f = 0; f < m->n_basis; f++) {
+		const struct mtp_dot *d = &p->dots[f];
+		const double *x = X + d->x, *y = X + d->y, *mult = p->mult + d->g0;
+		double s = 0;
+		MTP_SIMD_SUM(s)
+		for (size_t c = 0; c < d->n; c++)
+			s += mult[c] * x[c] * y[c];
+		G[f] = s;
+	}
+}
+
+/* Adjoints dX of weight row wt (dL/dG of the atom); edge gradients into g_edge. */
+MTP_CLONES static void atom_vjp(double *g_edge, double *dX, const double *wt, struct mtp_work *w,
+				const struct mlip_mtp *m, const struct mlip_env *env, size_t i)
+{
+	const struct mtp_plan *p = m->plan;
+	const double *X = w->X;
+	const size_t nm = m->n_mu, st = p->nb_stride, hd = slot_head(p), no = p->n_mono;
+	memset(dX, 0, p->n_x * sizeof(double));
+	for (size_t f = 0; f < m->n_basis; f++) {
+		const struct mtp_dot *d = &p->dots[f];
+		double a = wt[f];
+		if (a == 0)
+			continue;
+		double *dx = dX + d->x, *dy = dX + d->y;
+		const double *x = X + d->x, *y = X + d->y, *mult = p->mult + d->g0;
+		if (d->x == d->y) {
+			MTP_SIMD
+			for (size_t c = 0; c < d->n; c++)
+				dx[c] += 2 * a * mult[c] * x[c];
+			continue;
+		}
+		MTP_SIMD
+		for (size_t c = 0; c < d->n; c++)
+			dx[c] += a * mult[c] * y[c];
+		MTP_SIMD
+		for (size_t c = 0; c < d->n; c++)
+			dy[c] += a * mult[c] * x[c];
+	}
+	/* products -> moments: per moment component, a sum over the terms it is a factor of */
+	if (p->n_terms) {
+		const double *rc = p->r_coef;
+		const int32_t *ro = p->r_out, *rx = p->r_other;
+		const size_t nv = p->mom_off[nm], nr = p->r_start[nv];
+		double *restrict tmp = w->tmp, *restrict dM = dX;
+		MTP_SIMD
+		for (size_t q = 0; q < nr; q++)
+			tmp[q] = rc[q] * dX[ro[q]] * X[rx[q]];
+		for (size_t v = 0; v < nv; v++) {
+			double sv = 0;
+			for (size_t q = p->r_start[v]; q < p->r_start[v + 1]; q++)
+				sv += tmp[q];
+			dM[v] += sv;
+		}
+	}
+	const size_t e0 = env->first[i], ne = env->first[i + 1] - e0;
+	double *restrict D = w->D;
+	const int R = p->max_rank;
+	const size_t nyz = n_comp(R);
+	for (size_t e = 0; e < ne; e++) {
+		const double *mono = w->nb + e * st, *u = mono + hd, *f = u + 5, *df = f + nm;
+		double s = 0;
+		memset(D, 0, no * sizeof(double));
+		for (size_t mu = 0; mu < nm; mu++) {
+			const double *dM = dX + p->mom_off[mu];
+			const size_t n = p->mom_off[mu + 1] - p->mom_off[mu];
+			double fm = f[mu], sm = 0;
+			MTP_SIMD_SUM(sm)
+			for (size_t g = 0; g < n; g++) {
+				D[g] += fm * dM[g];
+				sm += dM[g] * mono[g];
+			}
+			s += df[mu] * sm;
+		}
+		/* h = ∇_û Σ_g D_g mono_g(û), segment by segment (edge_eval): a segment
+		 * is x^p · yz_d, so its x derivative is p x^{p−1} · yz_d, its y, z
+		 * derivatives x^p · ∂yz_d. */
+		const double *px = df + nm, *yz = px + R + 1, *dyz = yz + nyz, *dzz = dyz + nyz;
+		double h0 = 0, h1 = 0, h2 = 0;
+		const double *Dg = D;
+		for (int nu = 0; nu <= R; nu++)
+			for (int d = 0, o = 0; d <= nu; Dg += d + 1, o += ++d) {
+				const int pp = nu - d;
+				const double *a = yz + o, *ay = dyz + o, *az = dzz + o;
+				double s0 = 0, s1 = 0, s2 = 0;
+				for (int k = 0; k <= d; k++) {
+					s0 += Dg[k] * a[k];
+					s1 += Dg[k] * ay[k];
+					s2 += Dg[k] * az[k];
+				}
+				if (pp)
+					h0 += pp * px[pp - 1] * s0;
+				h1 += px[pp] * s1;
+				h2 += px[pp] * s2;
+			}
+		double hu = h0 * u[0] + h1 * u[1] + h2 * u[2], inv = u[4];
+		double *o = g_edge + 3 * (e0 + e);
+		o[0] += s * u[0] + (h0 - hu * u[0]) * inv;
+		o[1] += s * u[1] + (h1 - hu * u[1]) * inv;
+		o[2] += s * u[2] + (h2 - hu * u[2]) * inv;
+	}
+}
+
+/* dG row of atom i along the edge tangents t (E, 3). */
+MTP_CLONES static void atom_jvp(double *dG, double *dX, const double *t, struct mtp_work *w,
+				const struct mlip_mtp *m, const struct mlip_env *env, size_t i)
+{
+	const struct mtp_plan *p = m->plan;
+	const double *X = w->X;
+	const size_t nm = m->n_mu, st = p->nb_stride, hd = slot_head(p);
+	const size_t e0 = env->first[i], ne = env->first[i + 1] - e0;
+	double *restrict dmono = w->D;
+	const int R = p->max_rank;
+	const size_t nyz = n_comp(R);
+	memset(dX, 0, p->mom_off[nm] * sizeof(double));
+	for (size_t e = 0; e < ne; e++) {
+		const double *mono = w->nb + e * st, *u = mono + hd, *f = u + 5, *df = f + nm;
+		const double *tv = t + 3 * (e0 + e);
+		double Rd = u[0] * tv[0] + u[1] * tv[1] + u[2] * tv[2], inv = u[4];
+		double t0 = (tv[0] - Rd * u[0]) * inv, t1 = (tv[1] - Rd * u[1]) * inv;
+		double t2 = (tv[2] - Rd * u[2]) * inv;
+		const double *px = df + nm, *yz = px + R + 1, *dyz = yz + nyz, *dzz = dyz + nyz;
+		double *seg = dmono;
+		for (int nu = 0; nu <= R; nu++)
+			for (int d = 0, o = 0; d <= nu; seg += d + 1, o += ++d) {
+				const int pp = nu - d;
+				const double *a = yz + o, *ay = dyz + o, *az = dzz + o;
+				double cx = pp ? pp * px[pp - 1] * t0 : 0, cy = px[pp] * t1, cz = px[pp] * t2;
+				for (int k = 0; k <= d; k++)
+					seg[k] = cx * a[k] + cy * ay[k] + cz * az[k];
+			}
+		for (size_t mu = 0; mu < nm; mu++) {
+			double *restrict dM = dX + p->mom_off[mu];
+			const double fm = f[mu], dfm = df[mu] * Rd;
+			const size_t n = p->mom_off[mu + 1] - p->mom_off[mu];
+			MTP_SIMD
+			for (size_t g = 0; g < n; g++)
+				dM[g] += dfm * mono[g] + fm * dmono[g];
+		}
+	}
+	const double *coef = p->t_coef;
+	const int32_t *ta = p->t_a, *tb = p->t_b;
+	double *restrict tmp = w->tmp;
+	MTP_SIMD
+	for (size_t q = 0; q < p->n_terms; q++)
+		tmp[q] = coef[q] * (dX[ta[q]] * X[tb[q]] + X[ta[q]] * dX[tb[q]]);
+	segment_sums(dX + p->mom_off[nm], tmp, p->out_start, p->n_out);
+	for (size_t f = 0; f < m->n_basis; f++) {
+		const struct mtp_dot *d = &p->dots[f];
+		const double *x = X + d->x, *y = X + d->y, *dx = dX + d->x, *dy = dX + d->y;
+		const double *mult = p->mult + d->g0;
+		double s = 0;
+		MTP_SIMD_SUM(s)
+		for (size_t c = 0; c < d->n; c++)
+			s += mult[c] * (dx[c] * y[c] + x[c] * dy[c]);
+		dG[f] = s;
+	}
+}
+
+/* ---- passes over the atoms ------------------------------------------------------- */
+
+enum { MTP_FORWARD, MTP_VJP, MTP_JVP };
+
+struct mtp_pass {
+	int mode;
+	size_t n_w;
+	double *G;            /* forward, JVP: output rows */
+	const double *dG;     /* VJP: input rows */
+	const size_t *row;    /* (n_w, N) */
+	double *g_edge;       /* VJP: (n_w, E, 3) */
+	const double *t_edge; /* JVP: (n_w, E, 3) */
+};
+
+static void pass_atom(struct mtp_work *w, const struct mtp_pass *ps, const struct mlip_mtp *m,
+		      const struct mlip_env *env, size_t i)
+{
+	const size_t N = env->n_atoms, E = env->n_edges, nx = m->plan->n_x;
+	if (ps->mode == MTP_VJP) {
+		int any = 0;
+		for (size_t h = 0; h < ps->n_w && !any; h++) {
+			const double *g = ps->dG + ps->row[h * N + i];
+			for (size_t k = 0; k < m->n_basis && !any; k++)
+				any = g[k] != 0;
+		}
+		if (!any)
+			return;
+	}
+	atom_tensors(w, m, env, i, ps->mode != MTP_FORWARD);
+	if (ps->mode == MTP_FORWARD)
+		atom_forward(ps->G + ps->row[i], w, m);
+	else if (ps->mode == MTP_VJP)
+		for (size_t h = 0; h < ps->n_w; h++)
+			atom_vjp(ps->g_edge + 3 * E * h, w->dX + h * nx, ps->dG + ps->row[h * N + i], w,
+				 m, env, i);
+	else
+		for (size_t h = 0; h < ps->n_w; h++)
+			atom_jvp(ps->G + ps->row[h * N + i], w->dX + h * nx, ps->t_edge + 3 * E * h, w,
+				 m, env, i);
+}
+
+int mlip_mtp_threads(const struct mlip_mtp *m, size_t n_atoms)
+{
+#ifdef _OPENMP
+	int nt = m->n_threads > 0 ? m->n_threads
+		 : getenv("OMP_NUM_THREADS") ? omp_get_max_threads()
+					     : 1;
+	size_t most = n_atoms / MTP_ATOMS_PER_TASK + 1;
+	if ((size_t)nt > most)
+		nt = (int)most;
+	return nt > 1 ? nt : 1;
+#else
+	(void)m;
+	(void)n_atoms;
+	return 1;
+#endif
+}
+
+static int run_pass(const struct mtp_pass *ps, const struct mlip_mtp *m,
+		    const struct mlip_env *env, struct mlip_err *err)
+{
+	const size_t N = env->n_centres;
+	int nt = mlip_mtp_threads(m, N), fail = 0;
+	(void)nt;
+	MTP_PRAGMA(omp parallel num_threads(nt) if (nt > 1) reduction(| : fail))
+	{
+		struct mtp_work w;
+		/* Only the first n_w adjoint rows are used at a time; one pass holds them all. */
+		fail = work_alloc(&w, m, env->max_nb, ps->n_w) != 0;
+		MTP_PRAGMA(omp for schedule(dynamic, MTP_ATOMS_PER_TASK))
+		for (size_t i = 0; i < N; i++)
+			if (!fail)
+				pass_atom(&w, ps, m, env, i);
+		work_free(&w);
+	}
+	if (fail)
+		return mlip_err_set(err, MLIP_ENOMEM, "out of memory for moment tensor scratch");
+	return MLIP_OK;
+}
+
+int mlip_mtp_forward(double *G, const size_t *row, const struct mlip_mtp *m,
+		     const struct mlip_env *env, struct mlip_err *err)
+{
+	struct mtp_pass ps = { .mode = MTP_FORWARD, .n_w = 1, .G = G, .row = row };
+	return run_pass(&ps, m, env, err);
+}
+
+int mlip_mtp_vjp_multi(double *g_edge, const double *dG, const size_t *row, size_t n,
+		       const struct mlip_mtp *m, const struct mlip_env *env, struct mlip_err *err)
+{
+	struct mtp_pass ps = { .mode = MTP_VJP, .n_w = n, .dG = dG, .row = row, .g_edge = g_edge };
+	return n ? run_pass(&ps, m, env, err) : MLIP_OK;
+}
+
+int mlip_mtp_vjp(double *g_edge, const double *dG, const size_t *row, const struct mlip_mtp *m,
+		 const struct mlip_env *env, struct mlip_err *err)
+{
+	return mlip_mtp_vjp_multi(g_edge, dG, row, 1, m, env, err);
+}
+
+int mlip_mtp_jvp_multi(double *dG, const size_t *row, const double *t_edge, size_t n,
+		       const struct mlip_mtp *m, const struct mlip_env *env, struct mlip_err *err)
+{
+	struct mtp_pass ps = { .mode = MTP_JVP, .n_w = n, .G = dG, .row = row, .t_edge = t_edge };
+	return n ? run_pass(&ps, m, env, err) : MLIP_OK;
+}
+
+int mlip_mtp_jvp(double *dG, const size_t *row, const double *t_edge, const struct mlip_mtp *m,
+		 const struct mlip_env *env, struct mlip_err *err)
+{
+	return mlip_mtp_jvp_multi(dG, row, t_edge, 1, m, env, err);
+}
