@@ -49,7 +49,7 @@ LIB_OBJ = $(LIB_SRC:%.c=build/%.o)
 SOVERSION = 1
 SHLIB = lib/libmlip.so.$(SOVERSION)
 SHLIB_MODULES = api modelfile model descriptor network tensors config yamltree ckpt elements \
-	error batch nlist structure outfile log
+	error batch nlist structure outfile log mtp rng
 SHLIB_OBJ = $(SHLIB_MODULES:%=build/pic/lib/%.o)
 SHLIB_LIBS = $(shell pkg-config --libs yaml-0.1 jansson openblas 2>/dev/null) -lm
 CLI_OBJ = build/cmd/cli.o

@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "mtp.h"
 #include "elements.h"
 #include "banned.h"
 
@@ -493,6 +494,56 @@ static int element_z(const node_t *n, const char *key, const char *sym, int *z,
 	return MLIP_OK;
 }
 
+/*
+ * model.descriptor: the descriptor family. {type: symmetry_functions} is the
+ * default (model.descriptors / angular_shells say which functions);
+ * {type: mtp, level: L, r_min, n_radial, max_order} is the moment tensor
+ * basis of mtp.h, which takes neither.
+ */
+static int load_basis(const node_t *mn, struct mlip_config_model *m, struct mlip_err *err)
+{
+	static const char *const types[] = { "symmetry_functions", "mtp", NULL };
+	const node_t *n = opt(mn, "descriptor"), *w;
+	int type = 0, rc;
+	if (!n)
+		return MLIP_OK;
+	if (n->kind != MLIP_YAML_MAPPING)
+		return bad(err, n, "model.descriptor", "expected a mapping such as {type: mtp, level: 16}");
+	if ((rc = check_keys(n, "model.descriptor", KEYS("type", "level", "r_min", "n_radial",
+							     "max_order"), err)) ||
+	    (rc = req(n, "model.descriptor", "type", &w, err)) ||
+	    (rc = get_enum(n, "model.descriptor", "type", types, &type, err)))
+		return rc;
+	if (type == 0) {
+		const node_t *extra = opt(n, "level") ? opt(n, "level") : opt(n, "r_min") ? opt(n, "r_min")
+				    : opt(n, "n_radial") ? opt(n, "n_radial") : opt(n, "max_order");
+		return extra ? bad(err, extra, "model.descriptor", "level, r_min, n_radial and max_order "
+				   "are options of type mtp") : MLIP_OK;
+	}
+	if (m->n_descriptors || m->angular_shells)
+		return bad(err, n, "model.descriptor", "type mtp replaces the symmetry functions: "
+			   "leave out model.descriptors and model.angular_shells");
+	if ((rc = req(n, "model.descriptor", "level", &w, err)) ||
+	    (rc = get_int(n, "model.descriptor", "level", &m->mtp_level, &w, err)))
+		return rc;
+	if (m->mtp_level < 2 || m->mtp_level > MLIP_MTP_MAX_LEVEL || m->mtp_level % 2)
+		return range(err, w, "model.descriptor.level", "an even number in 2..28");
+	m->mtp_max_order = 3;
+	if ((rc = get_double(n, "model.descriptor", "r_min", &m->mtp_r_min, &w, err)))
+		return rc;
+	if (w && !(m->mtp_r_min >= 0 && m->mtp_r_min < m->cutoff))
+		return range(err, w, "model.descriptor.r_min", ">= 0 and below model.cutoff");
+	if ((rc = get_int(n, "model.descriptor", "n_radial", &m->mtp_n_radial, &w, err)))
+		return rc;
+	if (w && (m->mtp_n_radial < 0 || m->mtp_n_radial > 64))
+		return range(err, w, "model.descriptor.n_radial", "in 0..64 (0: max(8, radial functions))");
+	if ((rc = get_int(n, "model.descriptor", "max_order", &m->mtp_max_order, &w, err)))
+		return rc;
+	if (w && (m->mtp_max_order < 1 || m->mtp_max_order > MLIP_MTP_MAX_ORDER))
+		return range(err, w, "model.descriptor.max_order", "in 1..3");
+	return MLIP_OK;
+}
+
 /* Z must be one of the model's elements. */
 static int model_has(const struct mlip_config_model *m, const node_t *n, const char *key, int z,
 		     struct mlip_err *err)
@@ -617,7 +668,8 @@ static int load_model(const node_t *root, struct mlip_config *cfg, struct mlip_e
 	}
 	if ((rc = check_keys(mn, "model", KEYS("name", "cutoff", "elements", "hidden",
 					       "activation", "heads", "seed", "descriptors",
-					       "angular_shells", "precision", "init_from"), err)) ||
+					       "angular_shells", "descriptor", "precision", "init_from"),
+			     err)) ||
 	    (rc = get_enum(mn, "model", "name", model_names, &e, err)))
 		return rc;
 
@@ -713,7 +765,7 @@ static int load_model(const node_t *root, struct mlip_config *cfg, struct mlip_e
 	if (w && m->angular_shells > 0 && m->n_descriptors > 0)
 		return bad(err, w, "model.angular_shells", "adds to the default set; with "
 			   "model.descriptors list the functions there instead");
-	return MLIP_OK;
+	return load_basis(mn, m, err);
 }
 
 /*
@@ -1361,7 +1413,14 @@ static node_t *model_node(struct builder *b, const struct mlip_config_model *m)
 	b_put(b, mn, "activation", str_node(activation_names[m->activation]));
 	b_put(b, mn, "heads", strs_node(b, m->heads, m->n_heads));
 	b_put(b, mn, "seed", int_node((int64_t)m->seed));
-	if (m->n_descriptors == 0) {
+	if (m->mtp_level > 0) {
+		node_t *dn = b_put(b, mn, "descriptor", mlip_yaml_mapping_new());
+		b_put(b, dn, "type", str_node("mtp"));
+		b_put(b, dn, "level", int_node(m->mtp_level));
+		b_put(b, dn, "r_min", num_node(m->mtp_r_min));
+		b_put(b, dn, "n_radial", int_node(m->mtp_n_radial));
+		b_put(b, dn, "max_order", int_node(m->mtp_max_order));
+	} else if (m->n_descriptors == 0) {
 		b_put(b, mn, "descriptors", null_node());
 		if (m->angular_shells > 0)
 			b_put(b, mn, "angular_shells", int_node(m->angular_shells));
@@ -1565,7 +1624,9 @@ static bool model_eq(const struct mlip_config_model *a, const struct mlip_config
 	    a->n_hidden != b->n_hidden || a->activation != b->activation ||
 	    !strs_eq(a->heads, a->n_heads, b->heads, b->n_heads) || a->seed != b->seed ||
 	    a->n_descriptors != b->n_descriptors || a->precision != b->precision ||
-	    a->angular_shells != b->angular_shells)
+	    a->angular_shells != b->angular_shells || a->mtp_level != b->mtp_level ||
+	    a->mtp_r_min != b->mtp_r_min || a->mtp_n_radial != b->mtp_n_radial ||
+	    a->mtp_max_order != b->mtp_max_order)
 		return false;
 	for (size_t i = 0; i < a->n_elements; i++)
 		if (a->elements[i] != b->elements[i])

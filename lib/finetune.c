@@ -406,7 +406,10 @@ static int merge_config(const struct mlip_potential *base, const struct mlip_fin
 	}
 	if (o->pin_descriptors) {
 		const struct mlip_yaml_node *dn = mlip_yaml_get(tree, "model.descriptors");
-		if (dn && !mlip_yaml_is_null(dn))
+		if (base->model->mtp)
+			mlip_log(MLIP_LOG_INFO, "the model's moment tensor basis is set by its level and "
+				 "options: there is no function list to pin");
+		else if (dn && !mlip_yaml_is_null(dn))
 			mlip_log(MLIP_LOG_INFO, "the model's descriptors are already explicit");
 		else if ((rc = pin_descriptors(tree, base, err)))
 			goto done;

@@ -87,6 +87,7 @@ void mlip_model_config_init(struct mlip_model_config *c)
 	c->activation = MLIP_ACT_TANH;
 	c->n_heads = 1;
 	memcpy(c->heads[0], "energy", 7);
+	mlip_mtp_options_init(&c->mtp);
 }
 
 /* ---- creation ---------------------------------------------------------------- */
@@ -169,6 +170,68 @@ static double *elem_std(const struct mlip_model *m, size_t e, double *buf)
 	return buf + m->tensors.t[m->tensor0[e] + 1].offset;
 }
 
+/*
+ * The moment tensor basis, and the parts of m->desc the rest of the model
+ * reads (element map, cutoff, functions per element); its symmetry-function
+ * list stays empty.
+ */
+static int init_mtp(struct mlip_model *m, const struct mlip_model_config *c, struct mlip_err *err)
+{
+	if (c->n_sf)
+		return mlip_err_set(err, MLIP_EINVAL, "a moment tensor basis takes no symmetry functions");
+	if (!(m->mtp = calloc(1, sizeof(*m->mtp))))
+		return mlip_err_set(err, MLIP_ENOMEM, "out of memory for the model");
+	int rc = mlip_mtp_init(m->mtp, c->elements, c->n_elements, c->cutoff, c->mtp_level, &c->mtp,
+			       err);
+	if (rc) {
+		free(m->mtp);
+		m->mtp = NULL;
+		return rc;
+	}
+	struct mlip_descriptor *d = &m->desc;
+	memset(d, 0, sizeof(*d));
+	d->n_elements = c->n_elements;
+	memcpy(d->z, c->elements, c->n_elements * sizeof(int));
+	memcpy(d->species, m->mtp->species, sizeof(d->species));
+	d->cutoff = c->cutoff;
+	for (size_t e = 0; e < c->n_elements; e++) {
+		d->dim[e] = m->mtp->dim[e];
+		d->sf_start[e + 1] = d->sf_start[e];
+	}
+	d->max_dim = m->mtp->max_dim;
+	return MLIP_OK;
+}
+
+/* The descriptor passes, on whichever basis the model has (threads as m->desc says). */
+static int basis_forward(struct mlip_model *m, double *G, const size_t *row,
+			 const struct mlip_env *env, struct mlip_err *err)
+{
+	if (!m->mtp)
+		return mlip_descriptor_forward(G, row, &m->desc, env, err);
+	m->mtp->n_threads = m->desc.n_threads;
+	return mlip_mtp_forward(G, row, m->mtp, env, err);
+}
+
+static int basis_vjp_multi(struct mlip_model *m, double *g_edge, const double *dG,
+			   const size_t *row, size_t n, const struct mlip_env *env,
+			   struct mlip_err *err)
+{
+	if (!m->mtp)
+		return mlip_descriptor_vjp_multi(g_edge, dG, row, n, &m->desc, env, err);
+	m->mtp->n_threads = m->desc.n_threads;
+	return mlip_mtp_vjp_multi(g_edge, dG, row, n, m->mtp, env, err);
+}
+
+static int basis_jvp_multi(struct mlip_model *m, double *dG, const size_t *row,
+			   const double *t_edge, size_t n, const struct mlip_env *env,
+			   struct mlip_err *err)
+{
+	if (!m->mtp)
+		return mlip_descriptor_jvp_multi(dG, row, t_edge, n, &m->desc, env, err);
+	m->mtp->n_threads = m->desc.n_threads;
+	return mlip_mtp_jvp_multi(dG, row, t_edge, n, m->mtp, env, err);
+}
+
 int mlip_model_new(struct mlip_model **out, const struct mlip_model_config *c,
 		   struct mlip_err *err)
 {
@@ -188,11 +251,16 @@ int mlip_model_new(struct mlip_model **out, const struct mlip_model_config *c,
 	mlip_env_init(&m->work->env);
 	m->config = *c;
 	m->precision = c->precision;
-	if ((rc = mlip_descriptor_init(&m->desc, c->elements, c->n_elements, c->cutoff, c->sf,
-				       c->n_sf, err)))
+	if (c->mtp_level > 0) {
+		if ((rc = init_mtp(m, c, err)))
+			goto fail;
+	} else if ((rc = mlip_descriptor_init(&m->desc, c->elements, c->n_elements, c->cutoff, c->sf,
+					      c->n_sf, err))) {
 		goto fail;
+	}
 	m->config.sf = m->desc.sf;
 	m->config.n_sf = m->desc.n_sf;
+	m->config.mtp.radial = NULL;
 	size_t L = c->n_hidden, H = c->n_heads;
 	for (size_t e = 0; e < c->n_elements; e++) {
 		const char *sym = mlip_element_symbol(c->elements[e]);
@@ -278,6 +346,10 @@ void mlip_model_free(struct mlip_model *m)
 	}
 	mlip_tensors_release(&m->tensors);
 	mlip_descriptor_release(&m->desc);
+	if (m->mtp) {
+		mlip_mtp_release(m->mtp);
+		free(m->mtp);
+	}
 	free(m);
 }
 
@@ -679,9 +751,9 @@ static int forward(struct mlip_model *m, const struct mlip_batch *b, struct geo_
 	} else {
 		/* A VJP (forces, stress) or a JVP (training) follows: evaluate the edges'
 		 * sincos and exp once for all passes. */
-		if (derivs && (rc = mlip_env_cache(env, &m->desc, err)))
+		if (derivs && !m->mtp && (rc = mlip_env_cache(env, &m->desc, err)))
 			return rc;
-		if ((rc = mlip_descriptor_forward(w->G, w->row, &m->desc, env, err)))
+		if ((rc = basis_forward(m, w->G, w->row, env, err)))
 			return rc;
 		if (gs && derivs && !gs->batch)
 			geo_store(m, gs, b);
@@ -713,7 +785,7 @@ static int forward(struct mlip_model *m, const struct mlip_batch *b, struct geo_
 		/* One walk over the pairs for all heads. */
 		stream_rows(m, 0, H, 1);
 		memset(w->g_edge, 0, 3 * env->n_edges * H * sizeof(double));
-		if ((rc = mlip_descriptor_vjp_multi(w->g_edge, w->DX, w->row_s, H, &m->desc, env,
+		if ((rc = basis_vjp_multi(m, w->g_edge, w->DX, w->row_s, H, env,
 						    err)))
 			return rc;
 		for (size_t h = 0; h < H; h++)
@@ -820,7 +892,7 @@ int mlip_model_backward(struct mlip_model *m, const struct mlip_batch *b, const 
 	/* One walk over the pairs for all tangents: into X's tangent streams, or
 	 * (float32) into DX's first streams, which net_backward rounds into X32. */
 	stream_rows(m, f32 ? 0 : 1, n_tan, f32);
-	if ((rc = mlip_descriptor_jvp_multi(w->G, w->row_s, w->t_edge, n_tan, &m->desc, env, err)))
+	if ((rc = basis_jvp_multi(m, w->G, w->row_s, w->t_edge, n_tan, env, err)))
 		return rc;
 	for (size_t i = 0; i < N; i++) {
 		size_t at = w->obase[env->species[i]] + w->blk[i] * H;
@@ -856,7 +928,7 @@ int mlip_model_fit_scaling(struct mlip_model *m, const struct mlip_batch *const 
 	for (size_t k = 0; k < n; k++) {
 		if ((rc = mlip_env_build(&w->env, &m->desc, b[k], err)) || (rc = layout(m, 0, err)))
 			goto out;
-		if ((rc = mlip_descriptor_forward(w->G, w->row, &m->desc, &w->env, err)))
+		if ((rc = basis_forward(m, w->G, w->row, &w->env, err)))
 			goto out;
 		mlip_sf_stats_add(&st, w->G, w->row, &w->env);
 	}

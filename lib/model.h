@@ -75,6 +75,7 @@
 
 #include "batch.h"
 #include "descriptor.h"
+#include "mtp.h"
 #include "error.h"
 #include "network.h"
 #include "real.h"
@@ -96,6 +97,9 @@ struct mlip_model_config {
 	uint64_t seed;
 	size_t n_sf;                           /* 0: the default set */
 	const struct mlip_sf *sf;              /* (n_sf) borrowed */
+	int mtp_level;                         /* > 0: the moment tensor basis of this level
+						  (mtp.h) instead of symmetry functions */
+	struct mlip_mtp_options mtp;           /* its options (radial NULL: the default) */
 	enum mlip_precision precision;         /* of the network pass (network.h) */
 };
 
@@ -126,7 +130,9 @@ struct mlip_model_work; /* buffers of the last forward (model.c) */
 
 struct mlip_model {
 	struct mlip_model_config config;  /* resolved copy: sf / n_sf point to desc */
-	struct mlip_descriptor desc;
+	struct mlip_descriptor desc;      /* the symmetry functions; with an MTP basis only its
+					     element map, cutoff, dim and thread count */
+	struct mlip_mtp *mtp;             /* the moment tensor basis, or NULL */
 	struct mlip_mlp net[MLIP_MAX_ELEMENTS];
 	struct mlip_tensors tensors;
 	size_t n_params;                  /* elements per buffer (tensors.n_params) */

@@ -47,6 +47,15 @@ int mlip_potential_model_config(const struct mlip_config_model *cm,
 	}
 	mc->seed = cm->seed;
 	mc->precision = cm->precision == MLIP_CFG_FLOAT32 ? MLIP_FLOAT32 : MLIP_FLOAT64;
+	if (cm->mtp_level > 0) {
+		/* the moment tensor basis: its radial coefficients follow from the model seed */
+		mc->mtp_level = (int)cm->mtp_level;
+		mc->mtp.r_min = cm->mtp_r_min;
+		mc->mtp.n_radial = (size_t)cm->mtp_n_radial;
+		mc->mtp.max_order = (int)cm->mtp_max_order;
+		mc->mtp.seed = cm->seed;
+		return MLIP_OK;
+	}
 	if (cm->n_descriptors) {
 		/* The config's list applies to every central element. */
 		size_t n = cm->n_descriptors * cm->n_elements;
@@ -162,6 +171,9 @@ int mlip_modelfile_open(const char *path, struct mlip_ckpt *c, json_t **root,
 				    "it with mlip-ckpt-convert)", path);
 	if ((rc = mlip_config_load_string(config, strlen(config), path, NULL, 0, cfg, err)))
 		return rc;
+	*n_sf = 0;
+	if (cfg->model.mtp_level > 0) /* the config defines the basis: no function list */
+		return MLIP_OK;
 	return read_descriptors(json_object_get(*root, "descriptors"), sf, n_sf, path, err);
 }
 

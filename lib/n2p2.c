@@ -175,6 +175,9 @@ int mlip_n2p2_check(const struct mlip_potential *p, size_t h, struct mlip_err *e
 	if (h >= c->n_heads)
 		return mlip_err_set(err, MLIP_EINVAL, "head %zu: the model has %zu head%s", h,
 				    c->n_heads, c->n_heads == 1 ? "" : "s");
+	if (m->mtp)
+		return mlip_err_set(err, MLIP_EDATA, "the model's descriptors are a moment tensor "
+				    "basis, which n2p2 has no type for (n2p2 takes symmetry functions)");
 	if (!activation_code(c->activation)) {
 		const char *name = mlip_activation_name(c->activation);
 		return mlip_err_set(err, MLIP_EDATA,

@@ -531,7 +531,7 @@ START_TEST(test_unknown_keys)
 	      "lr_min_factor, epochs, steps)");
 	fails(edit(1, 8, "  hidden: [8]\n  layers: 2"), "c.yaml:9:3: unknown key 'model.layers' "
 	      "(valid keys: name, cutoff, elements, hidden, activation, "
-	      "heads, seed, descriptors, angular_shells, precision, init_from)");
+	      "heads, seed, descriptors, angular_shells, descriptor, precision, init_from)");
 	fails(edit(1, 8, "  hidden: [8]\n  descriptors: [{kind: g2, elements: [O], eta: 1, "
 		   "r_s: 0}]"), "c.yaml:9:51: unknown key 'model.descriptors.0.r_s' (did you mean "
 	      "'rs'? valid keys: kind, elements, eta, rs, lambda, zeta, cutoff)");

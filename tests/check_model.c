@@ -726,6 +726,55 @@ START_TEST(test_train_grads_default)
 }
 END_TEST
 
+/*
+ * The moment tensor basis in place of the symmetry functions (model.mtp_level):
+ * forces and stresses are the derivatives of the energy, and the training
+ * gradient through the basis's JVP is exact, on three elements and two heads.
+ */
+START_TEST(test_mtp_model)
+{
+	const size_t hid[2] = { 6, 5 };
+	struct mlip_model_config c;
+	struct mlip_model *m;
+	struct mlip_err err;
+	struct mlip_structure s[3];
+	struct mlip_batch b;
+	three_systems(s, 31);
+	build(&b, s, 3, 5.0);
+	mlip_model_config_init(&c);
+	c.cutoff = 4.5;
+	c.n_elements = 3;
+	memcpy(c.elements, Z3, 3 * sizeof(int));
+	memcpy(c.hidden, hid, sizeof(hid));
+	c.n_heads = 2;
+	snprintf(c.heads[1], MLIP_NAME_MAX, "head1");
+	c.seed = 3;
+	c.mtp_level = 12;
+	c.mtp.r_min = 0.5;
+	ck_assert_msg(mlip_model_new(&m, &c, &err) == 0, "%s", err.msg);
+	ck_assert_ptr_nonnull(m->mtp);
+	ck_assert_uint_eq(m->desc.dim[0], m->mtp->n_basis);
+	ck_assert_uint_eq(m->desc.n_sf, 0);
+	fit(m, &b);
+	check_forces_stress(m, &b);
+	struct loss l = make_loss(&b, 2, 37);
+	check_param_grads(m, &b, &l, 1);
+	free_loss(&l);
+	/* symmetry functions and a basis level at once are refused */
+	size_t n_sf;
+	struct mlip_sf *sf = small_set(&n_sf);
+	c.sf = sf;
+	c.n_sf = n_sf;
+	struct mlip_model *bad;
+	ck_assert_int_eq(mlip_model_new(&bad, &c, &err), MLIP_EINVAL);
+	free(sf);
+	fx_batch_free(&b);
+	for (int k = 0; k < 3; k++)
+		mlip_structure_release(&s[k]);
+	mlip_model_free(m);
+}
+END_TEST
+
 /* ---- collation and threads -------------------------------------------------------------------- */
 
 /* Energies, forces, stresses, atomic energies and the gradient of a mixed loss, in one array. */
@@ -1313,6 +1362,7 @@ Suite *suite_model(void)
 	tc = tcase_create("training");
 	tcase_set_timeout(tc, 300);
 	tcase_add_loop_test(tc, test_train_grads, 0, 3);
+	tcase_add_test(tc, test_mtp_model);
 	tcase_add_test(tc, test_train_grads_default);
 	tcase_add_test(tc, test_blas_naive);
 	suite_add_tcase(s, tc);
