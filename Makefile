@@ -2,7 +2,7 @@
 #
 #   make            build lib/libmlip.a, bin/mlip-*, lib/plugins/*.so
 #   make deps       install the Debian packages mlip needs (apt-get as root)
-#   make deps-optional  also python3-torch, for the PyTorch oracle test and bench/peers
+#   make deps-optional  also python3-torch (PyTorch oracle, bench/peers) and clang (make fuzz)
 #   make check      deps + build + command-line tests + Check unit suites
 #   make demo       deps + build + the demo on share/demo
 #   make bench      benchmarks (figures on stdout)
@@ -35,9 +35,9 @@ LIBS = $(PKG_LIBS) -ldl -lm
 # What building, the demo and the tests need (lammps and the KIM API: MD through libmlip).
 DEB_PACKAGES = gcc make libyaml-dev libjansson-dev libopenblas-dev libmpich-dev mpich \
 	check pkg-config python3 python3-ase jq lammps libkim-api-dev cmake g++
-# Only for the independent PyTorch oracle (tests/cli/t0500, skipped without it) and
-# bench/peers: make deps-optional.
-DEB_OPTIONAL = python3-torch
+# make deps-optional: PyTorch for the independent oracle (tests/cli/t0500, skipped
+# without it) and bench/peers; clang and its sanitizer/libFuzzer runtime for make fuzz.
+DEB_OPTIONAL = python3-torch clang libclang-rt-14-dev
 
 LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=build/%.o)
@@ -227,6 +227,7 @@ include tests/oracle/oracle.mk
 include bench/accuracy.mk
 -include share/python/python.mk
 -include share/kim/kim.mk
+-include tests/fuzz/fuzz.mk
 
 install: install-core $(EXTRA_INSTALL)
 uninstall: uninstall-core $(EXTRA_UNINSTALL)

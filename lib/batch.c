@@ -334,6 +334,9 @@ static int validate_system(const struct mlip_batch *b, size_t k, struct mlip_err
 	int rc;
 	if (b->natoms[k] == 0)
 		return mlip_err_set(err, MLIP_EDATA, "system %zu has no atoms", k + 1);
+	if (b->natoms[k] > MLIP_MAX_ATOMS) /* the structure readers' limit, for streams made elsewhere */
+		return mlip_err_set(err, MLIP_EDATA, "system %zu has %u atoms, over the limit of %u "
+				    "atoms per structure", k + 1, (unsigned)b->natoms[k], MLIP_MAX_ATOMS);
 	if (b->has[k] & ~(uint32_t)HAS_ALL)
 		return mlip_err_set(err, MLIP_EDATA, "system %zu: unknown label bits 0x%x", k + 1,
 				    (unsigned)(b->has[k] & ~(uint32_t)HAS_ALL));

@@ -27,6 +27,11 @@
 #define MLIP_CKPT_MAGIC "MLIPCKPT"
 #define MLIP_CKPT_VERSION 1u
 #define MLIP_CKPT_HEADER_BYTES 64u
+/* Hard limits of a version-1 reader (mlip-ckpt(5)): 4 GiB of JSON, 64 blobs of
+ * at most 2^36 elements each; the file must also hold every byte announced. */
+#define MLIP_CKPT_MAX_JSON ((uint64_t)1 << 32)
+#define MLIP_CKPT_MAX_BLOBS 64u
+#define MLIP_CKPT_MAX_BLOB_COUNT ((uint64_t)1 << 36)
 
 struct mlip_ckpt {
 	char *json;            /* (json_bytes + 1) NUL-terminated header text, owned */
@@ -47,10 +52,15 @@ int mlip_ckpt_write(const char *path, const char *json, const double *const *blo
 		    size_t n_blobs, size_t blob_count, struct mlip_err *err);
 
 /*
- * Read and verify (magic, version, header size, file size, CRC). Messages say
- * what is wrong and how to fix it ("not an mlip checkpoint", "written by a
- * newer mlip", "truncated: N of M bytes", "checksum mismatch: the file is
- * damaged"). MLIP_EDATA for bad content, MLIP_EIO when the file cannot be read.
+ * Read and verify (magic, version, header fields against the limits above,
+ * reserved bytes zero, file size, CRC, no NUL in the JSON and zero padding).
+ * Nothing is allocated from a header size before the file is known to hold
+ * that many bytes (regular files), or before the bytes arrive (pipes).
+ * Messages say what is wrong and how to fix it ("not an mlip checkpoint",
+ * "written by a newer mlip", "damaged header: offset 24: n_blobs is over the
+ * limit", "truncated: N bytes after the header, expected M", "checksum
+ * mismatch: the file is damaged"). MLIP_EDATA for bad content, MLIP_EIO when
+ * the file cannot be read.
  */
 int mlip_ckpt_read(const char *path, struct mlip_ckpt *c, struct mlip_err *err);
 

@@ -655,9 +655,14 @@ static size_t count_fields(const char *s)
 	return n;
 }
 
+/*
+ * Read the natoms atom lines of a frame into s, which holds room for fewer
+ * atoms at first and grows (doubling) as lines arrive: memory follows the
+ * bytes read, not the count line.
+ */
 static int read_atoms(struct mlip_extxyz_reader *r, struct mlip_err *err,
-		      const struct frame_info *fi, struct mlip_structure *s, size_t count_line,
-		      int *has_forces)
+		      const struct frame_info *fi, struct mlip_structure *s, size_t natoms,
+		      size_t count_line, int *has_forces)
 {
 	struct zcache zc;
 	size_t need = 0;
@@ -668,13 +673,17 @@ static int read_atoms(struct mlip_extxyz_reader *r, struct mlip_err *err,
 		have_z |= r->cols[c].kind == COL_Z;
 		*has_forces |= r->cols[c].kind == COL_FORCES;
 	}
-	for (size_t i = 0; i < s->natoms; i++) {
+	for (size_t i = 0; i < natoms; i++) {
 		ssize_t n = next_line(r, err);
 		if (n == -2)
 			return MLIP_EIO;
 		if (n == -1)
 			return FAIL(count_line, "truncated frame: %zu atoms declared but the file ends after %zu",
-				    s->natoms, i);
+				    natoms, i);
+		int rc;
+		if (i == s->natoms &&
+		    (rc = mlip_structure_resize(s, natoms - i < i ? natoms : 2 * i, err)))
+			return rc;
 		const char *p = r->buf;
 		for (size_t c = 0; c < fi->ncols; c++) {
 			const struct mlip_extxyz_column *col = &r->cols[c];
@@ -686,7 +695,7 @@ static int read_atoms(struct mlip_extxyz_reader *r, struct mlip_err *err,
 					size_t nf = count_fields(r->buf);
 					if (nf <= 1)
 						return FAIL(r->line, "atom %zu: expected %zu columns (Properties), found %zu; does the atom count %zu on line %zu match the frame?",
-							    i + 1, need, nf, s->natoms, count_line);
+							    i + 1, need, nf, natoms, count_line);
 					return FAIL(r->line, "atom %zu: too few columns: expected %zu (Properties), found %zu",
 						    i + 1, need, nf);
 				}
@@ -762,6 +771,7 @@ int mlip_extxyz_read_next(struct mlip_extxyz_reader *r, struct mlip_structure *s
 			  struct mlip_err *err)
 {
 	struct frame_info fi;
+	size_t natoms;
 	ssize_t n;
 	int rc;
 	mlip_structure_release(s);
@@ -784,9 +794,12 @@ int mlip_extxyz_read_next(struct mlip_extxyz_reader *r, struct mlip_structure *s
 			return FAIL(count_line, "expected the number of atoms, found '%.*s'", ECHO, r->buf);
 		if (v == 0)
 			return FAIL(count_line, "frame has no atoms");
-		if ((unsigned long)v > INT32_MAX)
-			return FAIL(count_line, "atom count %ld is too large", v);
-		if ((rc = mlip_structure_alloc(s, (size_t)v, err)))
+		if ((unsigned long)v > MLIP_MAX_ATOMS)
+			return FAIL(count_line, "atom count %ld is too large: over the limit of %u atoms per structure",
+				    v, MLIP_MAX_ATOMS);
+		natoms = (size_t)v;
+		/* Room for the first atoms only; read_atoms grows it. */
+		if ((rc = mlip_structure_alloc(s, natoms < 64 ? natoms : 64, err)))
 			return rc;
 	}
 
@@ -800,7 +813,7 @@ int mlip_extxyz_read_next(struct mlip_extxyz_reader *r, struct mlip_structure *s
 	size_t comment_line = r->line;
 	int has_forces = 0;
 	if ((rc = parse_comment(r, err, &fi)) ||
-	    (rc = read_atoms(r, err, &fi, s, count_line, &has_forces)))
+	    (rc = read_atoms(r, err, &fi, s, natoms, count_line, &has_forces)))
 		goto fail;
 
 	memcpy(s->cell, fi.cell, sizeof(s->cell));

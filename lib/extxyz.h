@@ -104,7 +104,9 @@ void mlip_extxyz_reader_release(struct mlip_extxyz_reader *r);
  * structure is validated (mlip_structure_validate).
  *
  * Errors: MLIP_EDATA for bad input (s is released; reading further is not
- * meaningful), MLIP_EIO on a read error, MLIP_ENOMEM. The LINE is the line at
+ * meaningful), MLIP_EIO on a read error, MLIP_ENOMEM. A count line over
+ * MLIP_MAX_ATOMS is bad input; below it, memory grows with the atom lines
+ * actually read, never with the count alone. The LINE is the line at
  * fault: the count line for a truncated frame, the comment line for bad info
  * keys and for what mlip_structure_validate finds (a singular cell), the atom
  * line for bad fields.

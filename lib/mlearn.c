@@ -7,6 +7,11 @@
  * pymatgen Structures are periodic along all three axes. Positions come from
  * the Cartesian "xyz" (not recomputed from "abc") so that they are exactly
  * what the DFT code saw.
+ *
+ * The document is parsed whole (jansson has no streaming parser), which
+ * costs about 17 times the file's size in memory; hence the size limit in
+ * mlearn.h, checked as the bytes arrive, and the atom limit per structure
+ * (MLIP_MAX_ATOMS), checked before the structure is allocated.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -61,6 +66,9 @@ static int read_one(const json_t *item, struct mlip_structure *s, struct mlip_er
 	if (!json_is_array(sites) || json_array_size(sites) == 0)
 		return mlip_err_set(err, MLIP_EDATA, "\"sites\" is missing or empty");
 	size_t n = json_array_size(sites);
+	if (n > MLIP_MAX_ATOMS)
+		return mlip_err_set(err, MLIP_EDATA, "\"sites\" has %zu atoms, over the limit of %u per structure",
+				    n, MLIP_MAX_ATOMS);
 	if ((rc = mlip_structure_alloc(s, n, err)))
 		return rc;
 	for (int k = 0; k < 3; k++)
@@ -119,15 +127,48 @@ static int read_one(const json_t *item, struct mlip_structure *s, struct mlip_er
 	return mlip_structure_validate(s, err);
 }
 
+/* Feeds jansson from f, stopping at MLIP_MLEARN_MAX_BYTES. */
+struct source {
+	FILE *f;
+	size_t total;
+	int over;
+};
+
+static size_t read_source(void *buf, size_t n, void *arg)
+{
+	struct source *src = arg;
+	if (src->total >= MLIP_MLEARN_MAX_BYTES) {
+		/* one byte more tells a file of exactly the limit from a longer one */
+		int c = getc(src->f);
+		if (c == EOF)
+			return 0;
+		src->over = 1;
+		return (size_t)-1;
+	}
+	if (n > MLIP_MLEARN_MAX_BYTES - src->total)
+		n = MLIP_MLEARN_MAX_BYTES - src->total;
+	size_t got = fread(buf, 1, n, src->f);
+	src->total += got;
+	return got == 0 && ferror(src->f) ? (size_t)-1 : got;
+}
+
 int mlip_mlearn_read(FILE *f, const char *path, struct mlip_structure_list *list,
 		     struct mlip_err *err)
 {
 	json_error_t jerr;
-	json_t *root = json_loadf(f, JSON_DECODE_ANY, &jerr);
+	struct source src = { f, 0, 0 };
+	json_t *root = json_load_callback(read_source, &src, JSON_DECODE_ANY, &jerr);
 	int rc = MLIP_OK;
 	if (!root) {
 		if (ferror(f))
 			return mlip_err_set(err, MLIP_EIO, "%s: read error", path);
+		if (src.over)
+			return mlip_err_set(err, MLIP_EDATA,
+					    "%s: offset %llu: the file is larger than the limit of %llu "
+					    "bytes for mlearn JSON, which is read whole (extxyz is read "
+					    "frame by frame)", path,
+					    (unsigned long long)MLIP_MLEARN_MAX_BYTES,
+					    (unsigned long long)MLIP_MLEARN_MAX_BYTES);
 		return mlip_err_set(err, MLIP_EDATA, "%s:%d:%d: invalid JSON: %s", path, jerr.line,
 				    jerr.column, jerr.text);
 	}

@@ -169,8 +169,12 @@ int mlip_modelfile_open(const char *path, struct mlip_ckpt *c, json_t **root,
 		return mlip_err_set(err, MLIP_EDATA,
 				    "%s: not an inference checkpoint (a training state file? convert "
 				    "it with mlip-ckpt-convert)", path);
-	if ((rc = mlip_config_load_string(config, strlen(config), path, NULL, 0, cfg, err)))
-		return rc;
+	if ((rc = mlip_config_load_string(config, strlen(config), path, NULL, 0, cfg, err))) {
+		/* the file's own config does not hold: the file is at fault, not the user */
+		if (rc == MLIP_EINVAL && err)
+			err->code = MLIP_EDATA;
+		return rc == MLIP_EINVAL ? MLIP_EDATA : rc;
+	}
 	*n_sf = 0;
 	if (cfg->model.mtp_level > 0) /* the config defines the basis: no function list */
 		return MLIP_OK;

@@ -180,6 +180,9 @@ static int atom_line(struct reader *r, struct frame *fr, char **field, size_t nf
 		if (k != 4 && !field_double(field[k], &v[k]))
 			return fail(r, r->line, "atom %zu: %s '%.*s' is not a finite number", i,
 				    what[k], ECHO, field[k]);
+	if (fr->natoms >= MLIP_MAX_ATOMS)
+		return fail(r, r->line, "atom %zu: over the limit of %u atoms per structure", i,
+			    MLIP_MAX_ATOMS);
 	if (frame_grow(fr))
 		return mlip_err_set(r->err, MLIP_ENOMEM, "%s:%zu: out of memory", r->path, r->line);
 	size_t a = fr->natoms++;

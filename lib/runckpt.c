@@ -220,11 +220,43 @@ int mlip_runckpt_mark_done(const char *dir, struct mlip_err *err)
 	char path[4200];
 	struct mlip_outfile out;
 	int rc;
+	char crc[9];
+	/* resume.yaml has no checksum of its own: DONE, written last, carries one */
+	snprintf(path, sizeof(path), "%s/resume.yaml", dir);
+	if ((rc = mlip_file_crc32(path, crc, err)))
+		return rc;
 	snprintf(path, sizeof(path), "%s/DONE", dir);
 	if ((rc = mlip_outfile_open(&out, path, err)))
 		return rc;
-	fputs("complete\n", out.f);
+	fprintf(out.f, "complete\nresume.yaml crc32 %s\n", crc);
 	return mlip_outfile_commit(&out, err);
+}
+
+/*
+ * resume.yaml against the CRC-32 its DONE mark holds (checkpoints written
+ * before DONE carried one have nothing to check). MLIP_EDATA on a mismatch.
+ */
+static int check_resume_crc(const char *dir, struct mlip_err *err)
+{
+	char path[4200], line[128], want[9] = "", got[9];
+	snprintf(path, sizeof(path), "%s/DONE", dir);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return mlip_err_set(err, MLIP_EIO, "cannot open '%s': %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "resume.yaml crc32 %8s", want) == 1)
+			break;
+	fclose(f);
+	if (!want[0])
+		return MLIP_OK;
+	snprintf(path, sizeof(path), "%s/resume.yaml", dir);
+	int rc = mlip_file_crc32(path, got, err);
+	if (rc)
+		return rc == MLIP_EIO ? mlip_err_set(err, MLIP_EDATA, "%s: missing resume.yaml", dir) : rc;
+	if (strcmp(got, want))
+		return mlip_err_set(err, MLIP_EDATA, "%s: damaged: its CRC-32 is %s, the checkpoint's "
+				    "DONE mark says %s", path, got, want);
+	return MLIP_OK;
 }
 
 static int get_u64(const struct mlip_yaml_node *root, const char *key, uint64_t *out,
@@ -257,6 +289,8 @@ int mlip_runckpt_load(const char *dir, struct mlip_run_state *s, struct mlip_err
 				    "%s: incomplete checkpoint (no DONE mark: the run stopped while "
 				    "writing it); use an older step_N directory", dir);
 	}
+	if ((rc = check_resume_crc(dir, err)))
+		return rc;
 	snprintf(path, sizeof(path), "%s/resume.yaml", dir);
 	if ((rc = mlip_yaml_load_file(path, &root, err)))
 		return rc == MLIP_EIO ? mlip_err_set(err, MLIP_EDATA, "%s: missing resume.yaml", dir) : rc;

@@ -44,6 +44,39 @@ int mlip_structure_alloc(struct mlip_structure *s, size_t natoms, struct mlip_er
 	return MLIP_OK;
 }
 
+int mlip_structure_resize(struct mlip_structure *s, size_t natoms, struct mlip_err *err)
+{
+	size_t n = natoms ? natoms : 1, old = s->natoms, keep = old < natoms ? old : natoms;
+	if (!s->numbers)
+		return mlip_structure_alloc(s, natoms, err);
+	if (natoms <= old) {
+		/* the arrays stay as large as they were */
+		s->natoms = natoms;
+		return MLIP_OK;
+	}
+	int32_t *z = realloc(s->numbers, n * sizeof(*z));
+	if (z)
+		s->numbers = z;
+	double *p = z ? realloc(s->positions, 3 * n * sizeof(*p)) : NULL;
+	if (p)
+		s->positions = p;
+	double *f = p ? realloc(s->forces, 3 * n * sizeof(*f)) : NULL;
+	if (f)
+		s->forces = f;
+	uint8_t *x = f ? realloc(s->fixed, n) : NULL;
+	if (!x)
+		return mlip_err_set(err, MLIP_ENOMEM, "out of memory for %zu atoms", natoms);
+	s->fixed = x;
+	if (natoms > keep) {
+		memset(s->numbers + keep, 0, (natoms - keep) * sizeof(*s->numbers));
+		memset(s->positions + 3 * keep, 0, 3 * (natoms - keep) * sizeof(double));
+		memset(s->forces + 3 * keep, 0, 3 * (natoms - keep) * sizeof(double));
+		memset(s->fixed + keep, 0, natoms - keep);
+	}
+	s->natoms = natoms;
+	return MLIP_OK;
+}
+
 static int set_string(char **dst, const char *str, struct mlip_err *err)
 {
 	char *copy = NULL;

@@ -36,6 +36,15 @@ struct mlip_structure {
 	char *id;             /* "source:index", or NULL */
 };
 
+/*
+ * The most atoms the structure readers (extxyz, mlearn JSON, n2p2) accept in
+ * one structure: a file that declares more is refused as damaged input
+ * (MLIP_EDATA) before anything is allocated for it, so that mlip-collate and
+ * mlip-eval stay within a known memory bound (mlip-collate(1)). DFT data sets
+ * hold a few hundred to a few thousand atoms per structure.
+ */
+#define MLIP_MAX_ATOMS 1000000u
+
 /* Zero a structure (no allocation). */
 void mlip_structure_init(struct mlip_structure *s);
 
@@ -47,6 +56,13 @@ void mlip_structure_release(struct mlip_structure *s);
  * fixed; zero-filled). Any previous contents are released first.
  */
 int mlip_structure_alloc(struct mlip_structure *s, size_t natoms, struct mlip_err *err);
+
+/*
+ * Change the number of atoms to natoms, keeping the first min(old, new)
+ * atoms' data and zero-filling the rest (readers grow a structure as atom
+ * lines arrive). MLIP_ENOMEM leaves s unchanged.
+ */
+int mlip_structure_resize(struct mlip_structure *s, size_t natoms, struct mlip_err *err);
 
 /* Deep copy src into dst (dst is released first). */
 int mlip_structure_copy(struct mlip_structure *dst, const struct mlip_structure *src,

@@ -730,6 +730,64 @@ static int check_tag(struct loader *ld, const yaml_mark_t *m, const yaml_char_t 
 }
 
 /*
+ * The keys of a mapping being loaded, hashed, so that finding duplicates
+ * stays linear in the number of keys (map_find would make a mapping of n
+ * keys cost n^2 / 2 comparisons: a 1 MB file of short keys took minutes).
+ * slot[h] holds key index + 1, 0 for empty; open addressing, load <= 1/2.
+ */
+struct keyset {
+	size_t *slot;
+	size_t cap;
+};
+
+static size_t key_hash(const char *s, size_t len)
+{
+	size_t h = 1469598103934665603u; /* FNV-1a */
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211u;
+	return h;
+}
+
+/* Index of the key in map, or -1; map->keys[0..map->n) are all in ks. */
+static ptrdiff_t keyset_find(const struct keyset *ks, const struct mlip_yaml_node *map,
+			     const char *key, size_t len)
+{
+	if (!ks->cap)
+		return -1;
+	for (size_t h = key_hash(key, len) & (ks->cap - 1);; h = (h + 1) & (ks->cap - 1)) {
+		size_t i = ks->slot[h];
+		if (!i)
+			return -1;
+		const struct mlip_yaml_node *k = map->keys[i - 1];
+		if (k->len == len && memcmp(k->text, key, len) == 0)
+			return (ptrdiff_t)(i - 1);
+	}
+}
+
+/* Add map->keys[idx] (not present yet); -1 when out of memory. */
+static int keyset_add(struct keyset *ks, const struct mlip_yaml_node *map, size_t idx)
+{
+	if (2 * (idx + 1) > ks->cap) {
+		size_t cap = ks->cap ? 2 * ks->cap : 16;
+		size_t *slot = calloc(cap, sizeof(*slot));
+		if (!slot)
+			return -1;
+		free(ks->slot);
+		ks->slot = slot;
+		ks->cap = cap;
+		for (size_t i = 0; i < idx; i++)
+			if (keyset_add(ks, map, i))
+				return -1;
+	}
+	const struct mlip_yaml_node *k = map->keys[idx];
+	size_t h = key_hash(k->text, k->len) & (ks->cap - 1);
+	while (ks->slot[h])
+		h = (h + 1) & (ks->cap - 1);
+	ks->slot[h] = idx + 1;
+	return 0;
+}
+
+/*
  * Build the node that starts with *ev (consumed) and the events up to its
  * end. Anchors, aliases and tags are refused: a config says what it means.
  */
@@ -803,6 +861,7 @@ static int parse_node(struct loader *ld, yaml_event_t *ev, int depth, struct mli
 		goto out;
 	}
 	yaml_event_delete(ev);
+	struct keyset ks = { NULL, 0 };
 	for (;;) {
 		struct mlip_yaml_node *key = NULL, *value = NULL;
 		if ((rc = next_event(ld, ev)))
@@ -818,7 +877,7 @@ static int parse_node(struct loader *ld, yaml_event_t *ev, int depth, struct mli
 			}
 			if ((rc = parse_node(ld, ev, depth + 1, &key)))
 				goto fail;
-			ptrdiff_t dup = map_find(n, key->text, key->len);
+			ptrdiff_t dup = keyset_find(&ks, n, key->text, key->len);
 			if (dup >= 0) {
 				char first[256];
 				mlip_yaml_where(n->keys[dup], first, sizeof(first));
@@ -840,15 +899,17 @@ static int parse_node(struct loader *ld, yaml_event_t *ev, int depth, struct mli
 			mlip_yaml_free(key);
 			goto fail;
 		}
-		if ((rc = push(n, key, value))) {
+		if ((rc = push(n, key, value)) || (map && keyset_add(&ks, n, n->n - 1))) {
 			rc = mlip_err_set(ld->err, MLIP_ENOMEM, "out of memory");
 			goto fail;
 		}
 	}
+	free(ks.slot);
 	goto out;
 fail_ev:
 	yaml_event_delete(ev);
 fail:
+	free(ks.slot);
 	mlip_yaml_free(n);
 	n = NULL;
 	*out = NULL;

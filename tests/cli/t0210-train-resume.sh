@@ -60,3 +60,11 @@ cmp "$final/state.0.mlip" "$TMPD/r3/checkpoints/final/state.0.mlip" || die "chan
 rm "$TMPD/r3/checkpoints/step_50/DONE"
 expect_status 3 mlip-train -q --resume "$TMPD/r3/checkpoints/step_50"
 expect_err "incomplete checkpoint"
+# resume.yaml is covered by the CRC-32 its DONE mark holds: one changed byte is refused
+mkdir -p "$TMPD/r4/checkpoints"
+cp -r "$TMPD/full/checkpoints/step_50" "$TMPD/r4/checkpoints/"
+grep -q "^resume.yaml crc32 [0-9a-f]\{8\}$" "$TMPD/r4/checkpoints/step_50/DONE" || die "DONE holds no CRC"
+sed -i 's/step: 50/step: 40/' "$TMPD/r4/checkpoints/step_50/resume.yaml"
+expect_status 3 mlip-train -q --resume "$TMPD/r4/checkpoints/step_50"
+expect_err "resume.yaml: damaged: its CRC-32 is"
+expect_status 3 mlip-ckpt-convert -q "$TMPD/r4/checkpoints/step_50" "$TMPD/r4.mlip"
