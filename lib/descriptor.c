@@ -1844,21 +1844,25 @@ static void pass_atom(struct sf_work *w, const struct sf_pass *ps, const struct 
 	}
 }
 
-int mlip_descriptor_threads(const struct mlip_descriptor *d, size_t n_atoms)
+int mlip_pass_threads(int requested, size_t n_atoms, size_t atoms_per_task)
 {
 #ifdef _OPENMP
-	int nt = d->n_threads > 0 ? d->n_threads
-		 : getenv("OMP_NUM_THREADS") ? omp_get_max_threads()
-					     : 1;
-	size_t most = n_atoms / SF_ATOMS_PER_TASK + 1; /* no thread without a task */
+	int nt = requested > 0 ? requested : getenv("OMP_NUM_THREADS") ? omp_get_max_threads() : 1;
+	size_t most = n_atoms / atoms_per_task + 1; /* no thread without a task */
 	if ((size_t)nt > most)
 		nt = (int)most;
 	return nt > 1 ? nt : 1;
 #else
-	(void)d;
+	(void)requested;
 	(void)n_atoms;
+	(void)atoms_per_task;
 	return 1;
 #endif
+}
+
+int mlip_descriptor_threads(const struct mlip_descriptor *d, size_t n_atoms)
+{
+	return mlip_pass_threads(d->n_threads, n_atoms, SF_ATOMS_PER_TASK);
 }
 
 static int run_pass(const struct sf_pass *ps, const struct mlip_descriptor *d,

@@ -230,6 +230,13 @@ int mlip_descriptor_jvp_multi(double *dG, const size_t *row, const double *t_edg
 int mlip_descriptor_threads(const struct mlip_descriptor *d, size_t n_atoms);
 
 /*
+ * That rule for any per-atom pass (the moment tensor basis too): requested
+ * threads if positive, else OMP_NUM_THREADS's count if set, else 1; at most
+ * one thread per atoms_per_task atoms.
+ */
+int mlip_pass_threads(int requested, size_t n_atoms, size_t atoms_per_task);
+
+/*
  * Running per-element mean and population variance of the descriptors
  * (Welford per atom; mlip_sf_stats_merge combines partial results, Chan et
  * al., e.g. across ranks). std below 1e-12 is reported as 1.

@@ -1008,19 +1008,7 @@ static void pass_atom(struct mtp_work *w, const struct mtp_pass *ps, const struc
 
 int mlip_mtp_threads(const struct mlip_mtp *m, size_t n_atoms)
 {
-#ifdef _OPENMP
-	int nt = m->n_threads > 0 ? m->n_threads
-		 : getenv("OMP_NUM_THREADS") ? omp_get_max_threads()
-					     : 1;
-	size_t most = n_atoms / MTP_ATOMS_PER_TASK + 1;
-	if ((size_t)nt > most)
-		nt = (int)most;
-	return nt > 1 ? nt : 1;
-#else
-	(void)m;
-	(void)n_atoms;
-	return 1;
-#endif
+	return mlip_pass_threads(m->n_threads, n_atoms, MTP_ATOMS_PER_TASK);
 }
 
 static int run_pass(const struct mtp_pass *ps, const struct mlip_mtp *m,
