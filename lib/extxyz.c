@@ -28,6 +28,7 @@
 #include <sys/types.h>
 
 #include "extxyz.h"
+#include "lineio.h"
 #include "elements.h"
 #include "banned.h"
 
@@ -132,25 +133,10 @@ void mlip_extxyz_reader_release(struct mlip_extxyz_reader *r)
 	r->cap = r->kv_cap = r->cols_cap = 0;
 }
 
-/*
- * Read one line into r->buf without its line end (\n, \r\n or a lone final
- * \r). Returns its length, -1 at the end of input or -2 on a read error.
- */
+/* One line into r->buf without its line end: its length, -1 at the end, -2 on a read error. */
 static ssize_t next_line(struct mlip_extxyz_reader *r, struct mlip_err *err)
 {
-	ssize_t n = getline(&r->buf, &r->cap, r->f);
-	if (n < 0) {
-		if (ferror(r->f)) {
-			mlip_err_set(err, MLIP_EIO, "%s:%zu: read error: %s", r->path, r->line + 1,
-				     strerror(errno));
-			return -2;
-		}
-		return -1;
-	}
-	r->line++;
-	while (n > 0 && (r->buf[n - 1] == '\n' || r->buf[n - 1] == '\r'))
-		r->buf[--n] = '\0';
-	return n;
+	return mlip_read_line(r->f, &r->buf, &r->cap, &r->line, r->path, err);
 }
 
 static int is_blank(int c)

@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include "n2p2data.h"
+#include "lineio.h"
 #include "batch.h"
 #include "elements.h"
 #include "outfile.h"
@@ -57,19 +58,7 @@ static int fail(struct reader *r, size_t line, const char *fmt, ...)
 /* Next line without its line end: its length, -1 at the end, -2 on a read error. */
 static ssize_t next_line(struct reader *r)
 {
-	ssize_t n = getline(&r->buf, &r->cap, r->f);
-	if (n < 0) {
-		if (ferror(r->f)) {
-			mlip_err_set(r->err, MLIP_EIO, "%s:%zu: read error: %s", r->path, r->line + 1,
-				     strerror(errno));
-			return -2;
-		}
-		return -1;
-	}
-	r->line++;
-	while (n > 0 && (r->buf[n - 1] == '\n' || r->buf[n - 1] == '\r'))
-		r->buf[--n] = '\0';
-	return n;
+	return mlip_read_line(r->f, &r->buf, &r->cap, &r->line, r->path, r->err);
 }
 
 static int is_blank(int c)

@@ -25,7 +25,7 @@ FUZZ_CC ?= clang
 FUZZ_FLAGS = -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1
 # The inference path and the structure readers, without MPI and plugins.
 FUZZ_MODULES = modelfile model descriptor network tensors config yamltree ckpt elements error \
-	batch nlist structure outfile log extxyz mlearn n2p2data mtp rng
+	batch nlist structure outfile log extxyz mlearn n2p2data mtp rng lineio
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -Wno-unknown-pragmas \
 	-Ilib -Iplugins -Itests/fuzz $(PKG_CFLAGS) -DMLIP_VERSION='"$(VERSION)"' \
