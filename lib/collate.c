@@ -195,10 +195,11 @@ static int sink_close(struct sink *k, struct mlip_err *err)
 	if (!rc && k->o->progress) {
 		progress_end(k->prog);
 		k->prog->last = k->prog->start;
-		mlip_log(MLIP_LOG_INFO, "%s: %zu structures (%zu with an energy, %zu with forces, "
+		mlip_log(MLIP_LOG_INFO, "%s: %zu structure%s (%zu with an energy, %zu with forces, "
 			 "%zu with a stress), %zu atoms, %zu edges in %zu batch%s", k->path,
-			 k->n_structures, k->n_labels[0], k->n_labels[1], k->n_labels[2], k->n_atoms,
-			 k->n_edges, k->n_batches, k->n_batches == 1 ? "" : "es");
+			 k->n_structures, k->n_structures == 1 ? "" : "s", k->n_labels[0], k->n_labels[1],
+			 k->n_labels[2], k->n_atoms, k->n_edges, k->n_batches,
+			 k->n_batches == 1 ? "" : "es");
 	}
 	sink_release(k);
 	return rc;
