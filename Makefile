@@ -232,4 +232,4 @@ include bench/accuracy.mk
 install: install-core $(EXTRA_INSTALL)
 uninstall: uninstall-core $(EXTRA_UNINSTALL)
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(SHLIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
