@@ -24,19 +24,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchtime.h"
 #include "mlip.h"
 #include "batch.h"
 #include "config.h"
 #include "potential.h"
 #include "../tests/geometry.h"
 #include "../tests/ghosts.h"
-
-static double now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static void die(const char *what, const char *msg)
 {

@@ -29,24 +29,11 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "benchtime.h"
 #include "batch.h"
 #include "mlearn.h"
 #include "model.h"
 #include "../tests/model_fixtures.h"
-
-static double now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static double cpu_now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static long peak_rss_kb(void)
 {

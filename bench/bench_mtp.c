@@ -17,22 +17,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "benchtime.h"
 #include "mtp.h"
 #include "../tests/model_fixtures.h"
-
-static double now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static double cpu_now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static void die(const char *what, const struct mlip_err *err)
 {

@@ -9,19 +9,13 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "benchtime.h"
 #include "nlist.h"
 #include "../tests/geometry.h"
 
 #define A_SI 5.431
 #define CUTOFF 5.5
 #define JITTER 0.05
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 typedef int (*build_fn)(struct mlip_nlist *, const struct mlip_structure *, double,
 			struct mlip_err *);

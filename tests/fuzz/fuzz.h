@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "structure.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -70,6 +71,29 @@ static inline void fuzz_expect(const char *what, int rc, const struct mlip_err *
 	fprintf(stderr, "%s: status %d (%s) is not allowed for bad input: %s\n", what, rc,
 		mlip_strerror(rc), err ? err->msg : "");
 	abort();
+}
+
+/*
+ * The whole of a structure-file target: read data with a whole-file reader
+ * (extxyz, mlearn JSON, n2p2 input.data) as if it were the file name, and
+ * abort unless it succeeds or says MLIP_EDATA.
+ */
+typedef int (*fuzz_list_reader)(FILE *f, const char *path, struct mlip_structure_list *out,
+				struct mlip_err *err);
+static inline int fuzz_read_list(const uint8_t *data, size_t size, const char *what,
+				 const char *name, fuzz_list_reader read)
+{
+	struct mlip_structure_list l;
+	struct mlip_err err = { 0 };
+	FILE *f = fuzz_stream(data, size);
+	if (!f)
+		abort();
+	mlip_structure_list_init(&l);
+	int rc = read(f, name, &l, &err);
+	fuzz_expect(what, rc, &err, MLIP_EDATA, MLIP_EDATA);
+	mlip_structure_list_release(&l);
+	fclose(f);
+	return 0;
 }
 
 #endif
