@@ -40,3 +40,27 @@ for w in 1 2; do
 		printf '    %-8s %5s %10s %10s  %s\n' $strategy $w "$p0" "$p1" "$held"
 	done
 done
+
+# The data: each rank decodes only the batches it trains on, one at a time,
+# so a rank's memory does not grow with the training set (the stream is the
+# bundled Si training set concatenated 40 times, a small demo-sized model,
+# 20 steps after the fit of scaling and references over the whole set).
+echo "## peak memory per rank against the size of the training stream"
+"$bin/mlip-collate" -q -c 5.5 -d si -b 4 -o "$tmp/one.mlb" "$top/share/demo/si-train.json"
+: > "$tmp/big.mlb"
+for i in $(seq 40); do cat "$tmp/one.mlb" >> "$tmp/big.mlb"; done
+printf '    %-10s %5s %10s %10s\n' stream ranks "rank 0 MB" "rank 1 MB"
+for data in one big; do
+	mb=$(du -m "$tmp/$data.mlb" | cut -f1)
+	for w in 1 2; do
+		rm -rf "$tmp/run" "$tmp"/peak.*
+		OPENBLAS_NUM_THREADS=1 $mpiexec -n $w sh -c 'exec /usr/bin/time -f %M -o "$0/peak.${PMI_RANK:-0}" "$@"' \
+			"$tmp" "$bin/mlip-train" -c "$top/share/configs/demo.yaml" -o "$tmp/run" \
+			--set "data.train=[$tmp/$data.mlb]" --unset data.val --unset schedule.epochs --unset schedule.warmup_epochs --set schedule.steps=20 \
+			--set schedule.warmup_steps=2 --set optim.lbfgs.steps=0 \
+			> /dev/null 2> "$tmp/err" || { cat "$tmp/err" >&2; exit 1; }
+		p0=$(awk '{ printf "%.1f", $1 / 1024 }' "$tmp/peak.0")
+		p1=$([ -f "$tmp/peak.1" ] && awk '{ printf "%.1f", $1 / 1024 }' "$tmp/peak.1" || echo -)
+		printf '    %-10s %5s %10s %10s\n' "$mb MB" $w "$p0" "$p1"
+	done
+done

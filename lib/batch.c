@@ -73,6 +73,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 
 #include "batch.h"
 #include "le.h"
@@ -967,13 +969,14 @@ int mlip_batch_reader_next_stream(struct mlip_batch_reader *r, struct mlip_err *
 	return 1;
 }
 
-/* Decode a §3 payload into b (allocated here); messages without the record prefix. */
-static int decode(struct mlip_batch *b, const unsigned char *p, uint64_t len, double cutoff,
-		  struct mlip_err *err)
+/*
+ * Check the counts at the start of a §3 payload of len bytes (the first
+ * BATCH_COUNTS_BYTES of it at p) against len; messages without the record prefix.
+ */
+static int check_counts(const unsigned char *p, uint64_t len, struct mlip_err *err)
 {
 	uint64_t B = mlip_get_u64(p), N = mlip_get_u64(p + 8), E = mlip_get_u64(p + 16), S = mlip_get_u64(p + 24);
 	struct layout L;
-	int rc;
 	if (B == 0)
 		return mlip_err_set(err, MLIP_EDATA, "batch has no systems");
 	/* Every count needs at least one payload byte per item, which bounds them
@@ -993,6 +996,19 @@ static int decode(struct mlip_batch *b, const unsigned char *p, uint64_t len, do
 	if (N > INT32_MAX)
 		return mlip_err_set(err, MLIP_EDATA, "%llu atoms do not fit the 32-bit edge indices",
 				    (unsigned long long)N);
+	return MLIP_OK;
+}
+
+/* Decode a §3 payload into b (allocated here); messages without the record prefix. */
+static int decode(struct mlip_batch *b, const unsigned char *p, uint64_t len, double cutoff,
+		  struct mlip_err *err)
+{
+	uint64_t B = mlip_get_u64(p), N = mlip_get_u64(p + 8), E = mlip_get_u64(p + 16), S = mlip_get_u64(p + 24);
+	struct layout L;
+	int rc;
+	if ((rc = check_counts(p, len, err)))
+		return rc;
+	layout_of(&L, B, N, E, S);
 	if (mlip_get_f64(p + 32) != cutoff)
 		return mlip_err_set(err, MLIP_EDATA, "batch cutoff %.17g Å differs from the header's %.17g Å",
 				    mlip_get_f64(p + 32), cutoff);
@@ -1109,17 +1125,16 @@ static int read_payload(struct mlip_batch_reader *r, uint64_t len, uint64_t rec,
 	return MLIP_OK;
 }
 
-int mlip_batch_read_next(struct mlip_batch_reader *r, struct mlip_batch *b,
-			 struct mlip_err *err)
+/*
+ * Read and check the header of record rec: its kind, checksum and payload
+ * length. A clean end of file here means the end-of-stream record is missing.
+ */
+static int record_header(struct mlip_batch_reader *r, unsigned long long rec, uint32_t *kind,
+			 uint32_t *crc, uint64_t *len, struct mlip_err *err)
 {
 	unsigned char h[RECORD_HEADER_BYTES];
-	unsigned long long rec = r->record + 1;
 	size_t got;
 	int rc;
-
-	mlip_batch_release(b);
-	if (r->ended)
-		return 0;
 	if ((rc = read_bytes(r, h, sizeof(h), &got, err)))
 		return rc;
 	if (got == 0)
@@ -1129,27 +1144,56 @@ int mlip_batch_read_next(struct mlip_batch_reader *r, struct mlip_batch *b,
 	if (got < sizeof(h))
 		return rfail(r, err, MLIP_EDATA, "record %llu: truncated record header (%zu of %u bytes)",
 			     rec, got, RECORD_HEADER_BYTES);
-	uint32_t kind = mlip_get_u32(h), crc = mlip_get_u32(h + 4);
-	uint64_t len = mlip_get_u64(h + 8);
-	if (kind == MLIP_BATCH_RECORD_END) {
-		if (len != 8)
+	*kind = mlip_get_u32(h);
+	*crc = mlip_get_u32(h + 4);
+	*len = mlip_get_u64(h + 8);
+	if (*kind == MLIP_BATCH_RECORD_END) {
+		if (*len != 8)
 			return rfail(r, err, MLIP_EDATA,
 				     "record %llu: end record has %llu payload bytes instead of 8", rec,
-				     (unsigned long long)len);
-	} else if (kind == MLIP_BATCH_RECORD_BATCH) {
-		if (len > MLIP_BATCH_MAX_RECORD)
+				     (unsigned long long)*len);
+	} else if (*kind == MLIP_BATCH_RECORD_BATCH) {
+		if (*len > MLIP_BATCH_MAX_RECORD)
 			return rfail(r, err, MLIP_EDATA,
 				     "record %llu: payload length %llu exceeds the limit of %llu bytes (corrupted stream?)",
-				     rec, (unsigned long long)len, (unsigned long long)MLIP_BATCH_MAX_RECORD);
-		if (len < BATCH_COUNTS_BYTES)
+				     rec, (unsigned long long)*len, (unsigned long long)MLIP_BATCH_MAX_RECORD);
+		if (*len < BATCH_COUNTS_BYTES)
 			return rfail(r, err, MLIP_EDATA,
 				     "record %llu: payload of %llu bytes is too short for a batch", rec,
-				     (unsigned long long)len);
+				     (unsigned long long)*len);
 	} else {
 		return rfail(r, err, MLIP_EDATA,
 			     "record %llu: unknown record kind %u (corrupted, or written by a newer mlip)",
-			     rec, (unsigned)kind);
+			     rec, (unsigned)*kind);
 	}
+	return MLIP_OK;
+}
+
+/* The end record in r->buf (checksum checked): its batch count must be the stream's. */
+static int end_record(struct mlip_batch_reader *r, unsigned long long rec, struct mlip_err *err)
+{
+	uint64_t count = mlip_get_u64(r->buf);
+	if (count != r->n_batches)
+		return rfail(r, err, MLIP_EDATA,
+			     "record %llu: end record counts %llu batches but the stream has %llu",
+			     rec, (unsigned long long)count, (unsigned long long)r->n_batches);
+	r->ended = 1;
+	return 0;
+}
+
+int mlip_batch_read_next(struct mlip_batch_reader *r, struct mlip_batch *b,
+			 struct mlip_err *err)
+{
+	unsigned long long rec = r->record + 1;
+	uint32_t kind, crc;
+	uint64_t len;
+	int rc;
+
+	mlip_batch_release(b);
+	if (r->ended)
+		return 0;
+	if ((rc = record_header(r, rec, &kind, &crc, &len, err)))
+		return rc;
 	if ((rc = read_payload(r, len, rec, err)))
 		return rc;
 	uint32_t sum = mlip_crc32(0, r->buf, (size_t)len);
@@ -1158,21 +1202,92 @@ int mlip_batch_read_next(struct mlip_batch_reader *r, struct mlip_batch *b,
 			     "record %llu: checksum mismatch (stored %08x, computed %08x); the stream is corrupted",
 			     rec, (unsigned)crc, (unsigned)sum);
 	r->record = rec;
-	if (kind == MLIP_BATCH_RECORD_END) {
-		uint64_t count = mlip_get_u64(r->buf);
-		if (count != r->n_batches)
-			return rfail(r, err, MLIP_EDATA,
-				     "record %llu: end record counts %llu batches but the stream has %llu",
-				     rec, (unsigned long long)count, (unsigned long long)r->n_batches);
-		r->ended = 1;
-		return 0;
-	}
+	if (kind == MLIP_BATCH_RECORD_END)
+		return end_record(r, rec, err);
 	if ((rc = decode(b, r->buf, len, r->cutoff, err))) {
 		mlip_batch_release(b);
 		return mlip_err_prefix(err, rc, "%s: record %llu: ", name_of(r->path), rec);
 	}
 	r->n_batches++;
 	return 1;
+}
+
+int mlip_batch_reader_skim(struct mlip_batch_reader *r, struct mlip_batch_extent *x,
+			   struct mlip_err *err)
+{
+	unsigned long long rec = r->record + 1;
+	uint32_t kind, crc;
+	uint64_t len;
+	size_t got;
+	struct stat st;
+	int rc;
+
+	if (r->ended)
+		return 0;
+	if ((rc = record_header(r, rec, &kind, &crc, &len, err)))
+		return rc;
+	if (kind == MLIP_BATCH_RECORD_END) {
+		if ((rc = read_payload(r, len, rec, err)))
+			return rc;
+		if (mlip_crc32(0, r->buf, (size_t)len) != crc)
+			return rfail(r, err, MLIP_EDATA,
+				     "record %llu: checksum mismatch in the end record; the stream is corrupted",
+				     rec);
+		r->record = rec;
+		return end_record(r, rec, err);
+	}
+	errno = 0;
+	off_t at = ftello(r->f);
+	if (at < 0 || fstat(fileno(r->f), &st) || !S_ISREG(st.st_mode))
+		return rfail(r, err, MLIP_EINVAL, "cannot seek in it (%s); read it whole instead",
+			     at < 0 && errno ? strerror(errno) : "not a regular file");
+	if ((uint64_t)at > (uint64_t)st.st_size || len > (uint64_t)st.st_size - (uint64_t)at)
+		return rfail(r, err, MLIP_EDATA,
+			     "record %llu: truncated (payload has %llu of %llu bytes)", rec,
+			     (unsigned long long)((uint64_t)st.st_size - (uint64_t)at),
+			     (unsigned long long)len);
+	unsigned char c[BATCH_COUNTS_BYTES];
+	if ((rc = read_bytes(r, c, sizeof(c), &got, err)))
+		return rc;
+	if (got < sizeof(c))
+		return rfail(r, err, MLIP_EDATA, "record %llu: truncated", rec);
+	if ((rc = check_counts(c, len, err)))
+		return mlip_err_prefix(err, rc, "%s: record %llu: ", name_of(r->path), rec);
+	if (fseeko(r->f, at + (off_t)len, SEEK_SET))
+		return read_error(r, err);
+	x->offset = (uint64_t)at;
+	x->bytes = len;
+	x->crc = crc;
+	x->record = rec;
+	x->n_systems = mlip_get_u64(c);
+	x->n_atoms = mlip_get_u64(c + 8);
+	x->n_edges = mlip_get_u64(c + 16);
+	r->record = rec;
+	r->n_batches++;
+	return 1;
+}
+
+int mlip_batch_read_extent(struct mlip_batch_reader *r, const struct mlip_batch_extent *x,
+			   struct mlip_batch *b, struct mlip_err *err)
+{
+	int rc;
+	mlip_batch_release(b);
+	if (fseeko(r->f, (off_t)x->offset, SEEK_SET))
+		return read_error(r, err);
+	if ((rc = read_payload(r, x->bytes, x->record, err)))
+		return rc;
+	uint32_t sum = mlip_crc32(0, r->buf, (size_t)x->bytes);
+	if (sum != x->crc)
+		return rfail(r, err, MLIP_EDATA,
+			     "record %llu: checksum mismatch (stored %08x, computed %08x); the stream "
+			     "is corrupted or changed while it was read", (unsigned long long)x->record,
+			     (unsigned)x->crc, (unsigned)sum);
+	if ((rc = decode(b, r->buf, x->bytes, r->cutoff, err))) {
+		mlip_batch_release(b);
+		return mlip_err_prefix(err, rc, "%s: record %llu: ", name_of(r->path),
+				       (unsigned long long)x->record);
+	}
+	return MLIP_OK;
 }
 
 void mlip_batch_reader_release(struct mlip_batch_reader *r)

@@ -192,6 +192,37 @@ int mlip_batch_read_next(struct mlip_batch_reader *r, struct mlip_batch *b,
 			 struct mlip_err *err);
 void mlip_batch_reader_release(struct mlip_batch_reader *r);
 
+/* Where a batch record lies in a stream file, and its counts. */
+struct mlip_batch_extent {
+	uint64_t offset;    /* of the payload, in bytes from the start of the file */
+	uint64_t bytes;     /* payload length */
+	uint32_t crc;       /* the record's checksum */
+	uint64_t record;    /* 1-based record number in the file, for messages */
+	uint64_t n_systems, n_atoms, n_edges;
+};
+
+/*
+ * Like read_next, but for a regular file: read the next record's header and
+ * counts, check them against the payload length and the file's size, and
+ * seek past the payload without reading it. Returns 1 with *x filled, 0 at
+ * the end record (which is read and checked as read_next does), or the
+ * errors of read_next; MLIP_EINVAL when the file cannot seek (a pipe). The
+ * payload's checksum and contents are checked when it is read:
+ *	while ((rc = mlip_batch_reader_skim(&r, &x, &err)) == 1)
+ *		... remember x ...
+ *	... later: mlip_batch_read_extent(&r, &x, &b, &err) ...
+ */
+int mlip_batch_reader_skim(struct mlip_batch_reader *r, struct mlip_batch_extent *x,
+			   struct mlip_err *err);
+/*
+ * Read and decode the batch at extent x (from skim on the same file) into b
+ * (released first): checksum, payload and mlip_batch_validate are checked as
+ * read_next checks them, with the same messages ("PATH: record N: ..."). The
+ * reader's position moves; it reads extents in any order, any number of times.
+ */
+int mlip_batch_read_extent(struct mlip_batch_reader *r, const struct mlip_batch_extent *x,
+			   struct mlip_batch *b, struct mlip_err *err);
+
 /*
  * A growable array of batches (owns its elements), with the cutoff they
  * share: the in-memory form of a whole .mlb file.

@@ -200,6 +200,41 @@ int mlip_dist_allgather_shards(double *buf, size_t n, struct mlip_err *err)
 	return MLIP_OK;
 }
 
+int mlip_dist_allgather_bytes(const void *mine, size_t n, unsigned char **all, uint64_t *sizes,
+			      struct mlip_err *err)
+{
+	int w = mlip_dist_size(), me = mlip_dist_rank();
+	size_t total = 0;
+	int rc;
+	*all = NULL;
+	memset(sizes, 0, (size_t)w * sizeof(*sizes));
+	sizes[me] = n;
+	if ((rc = mlip_dist_sum_u64(sizes, (size_t)w, err)))
+		return rc;
+	for (int r = 0; r < w; r++)
+		total += (size_t)sizes[r];
+	*all = malloc(total + 1);
+	rc = *all ? MLIP_OK : mlip_err_set(err, MLIP_ENOMEM, "out of memory for %zu gathered bytes", total);
+	if ((rc = mlip_dist_agree(rc, err))) {
+		free(*all);
+		*all = NULL;
+		return rc;
+	}
+	for (int r = 0; r < w; r++) {
+		size_t at = 0;
+		for (int q = 0; q < r; q++)
+			at += (size_t)sizes[q];
+		if (r == me && n)
+			memcpy(*all + at, mine, n);
+		if ((rc = mlip_dist_bcast(*all + at, (size_t)sizes[r], r, err))) {
+			free(*all);
+			*all = NULL;
+			return rc;
+		}
+	}
+	return MLIP_OK;
+}
+
 void mlip_dist_barrier(void)
 {
 	if (mlip_dist_size() > 1)

@@ -55,6 +55,14 @@ int mlip_dist_reduce_scatter_sum(double *buf, size_t n, struct mlip_err *err);
 /* Gather every rank's shard of buf into all ranks (all-gather in place). */
 int mlip_dist_allgather_shards(double *buf, size_t n, struct mlip_err *err);
 
+/*
+ * Every rank's n bytes at mine, on every rank: *all (malloc'd; free it)
+ * holds rank 0's bytes, then rank 1's, and so on; sizes (mlip_dist_size()
+ * entries, the caller's) their lengths. MLIP_ENOMEM, or the errors of the other collectives.
+ */
+int mlip_dist_allgather_bytes(const void *mine, size_t n, unsigned char **all, uint64_t *sizes,
+			      struct mlip_err *err);
+
 void mlip_dist_barrier(void);
 
 /* Stop every rank (MPI_Abort) or abort() when not under MPI. */

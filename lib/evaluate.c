@@ -3,7 +3,9 @@
  *
  * Conventions: the model's forward is the only timed part (atoms_per_s is
  * model throughput, not I/O). Under MPI every rank reads the same inputs in
- * the same order and evaluates batch k when k mod W is its rank; what it
+ * the same order and evaluates batch k when k mod W is its rank (in a batch
+ * stream that is a regular file it seeks over the other ranks' batches
+ * without decoding them); what it
  * renders for its batch (per-structure lines, predictions) is broadcast in
  * batch order and written by rank 0, so files and stdout keep the input
  * order for any W. Every status that could differ between ranks goes
@@ -15,6 +17,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -352,6 +355,8 @@ struct source {
 	double cutoff;                     /* the model's: collation and the stream check */
 	const char *dataset;               /* for structures that name none */
 	struct mlip_batch skip;            /* batches of other ranks are read into this */
+	int seekable;                      /* the batch stream is a regular file: others'
+					      batches are skimmed over, not decoded */
 	int world;
 	char *stdin_copy;                  /* under MPI: standard input as rank 0 read it */
 };
@@ -489,6 +494,8 @@ static int source_open(struct source *s, const char *path, struct mlip_err *err)
 		s->kind = SRC_BATCHES;
 		if ((rc = mlip_batch_reader_open(&s->r, s->f, s->path, err)))
 			return rc;
+		struct stat st;
+		s->seekable = fileno(s->f) >= 0 && !fstat(fileno(s->f), &st) && S_ISREG(st.st_mode);
 		if (s->r.cutoff + 1e-12 < s->cutoff)
 			return mlip_err_set(err, MLIP_EDATA,
 					    "%s: collated at %g Å, below the model cutoff %g Å; collate again "
@@ -533,7 +540,10 @@ static int source_next(struct source *s, struct mlip_batch *b, struct mlip_err *
 				return rc;
 		}
 		if (s->kind == SRC_BATCHES) {
-			if ((rc = mlip_batch_read_next(&s->r, b ? b : &s->skip, err)) != 0)
+			struct mlip_batch_extent x;
+			rc = !b && s->seekable ? mlip_batch_reader_skim(&s->r, &x, err)
+					       : mlip_batch_read_next(&s->r, b ? b : &s->skip, err);
+			if (rc != 0)
 				return rc;
 			if ((rc = mlip_batch_reader_next_stream(&s->r, err)) < 0)
 				return rc;

@@ -883,7 +883,7 @@ int mlip_finetune_load_base(struct mlip_potential *p, const char *path, struct m
 
 /* ---- scaling ---- */
 
-int mlip_finetune_fit_scaling(struct mlip_model *m, const struct mlip_batch *const *b, size_t n,
+int mlip_finetune_set_scaling(struct mlip_model *m, const struct mlip_sf_stats *st,
 			      size_t *n_fitted, struct mlip_err *err)
 {
 	size_t total = 0, count = 0;
@@ -892,7 +892,6 @@ int mlip_finetune_fit_scaling(struct mlip_model *m, const struct mlip_batch *con
 	/* (total) per input: fit it, and its scaling before the fit */
 	char *fit = calloc(total + 1, 1);
 	mlip_real *keep = malloc((2 * total + 1) * sizeof(mlip_real));
-	int rc;
 	if (!fit || !keep) {
 		free(fit);
 		free(keep);
@@ -915,12 +914,12 @@ int mlip_finetune_fit_scaling(struct mlip_model *m, const struct mlip_batch *con
 			keep[2 * (o + c) + 1] = sd[c];
 		}
 	}
-	rc = mlip_model_fit_scaling(m, b, n, err);
+	mlip_model_scaling_set(m, st);
 	for (size_t e = 0, o = 0; e < m->desc.n_elements; o += m->desc.dim[e], e++) {
 		const struct mlip_tensor *t = &m->tensors.t[m->tensor0[e]];
 		mlip_real *mean = m->params + t[0].offset, *sd = m->params + t[1].offset;
 		for (size_t c = 0; c < m->desc.dim[e]; c++) {
-			if (fit[o + c] && !rc) {
+			if (fit[o + c]) {
 				count++;
 				continue;
 			}
@@ -932,5 +931,20 @@ int mlip_finetune_fit_scaling(struct mlip_model *m, const struct mlip_batch *con
 	free(keep);
 	if (n_fitted)
 		*n_fitted = count;
+	return MLIP_OK;
+}
+
+int mlip_finetune_fit_scaling(struct mlip_model *m, const struct mlip_batch *const *b, size_t n,
+			      size_t *n_fitted, struct mlip_err *err)
+{
+	struct mlip_sf_stats st;
+	int rc;
+	if ((rc = mlip_model_scaling_stats_init(m, &st, err)))
+		return rc;
+	for (size_t k = 0; k < n && !rc; k++)
+		rc = mlip_model_scaling_stats_add(m, &st, b[k], err);
+	if (!rc)
+		rc = mlip_finetune_set_scaling(m, &st, n_fitted, err);
+	mlip_sf_stats_release(&st);
 	return rc;
 }

@@ -142,5 +142,8 @@ int mlip_finetune_init(struct mlip_potential *out, const struct mlip_potential *
  */
 int mlip_finetune_fit_scaling(struct mlip_model *m, const struct mlip_batch *const *b, size_t n,
 			      size_t *n_fitted, struct mlip_err *err);
+/* The same from statistics already gathered (mlip_model_scaling_stats_add). MLIP_ENOMEM. */
+int mlip_finetune_set_scaling(struct mlip_model *m, const struct mlip_sf_stats *st,
+			      size_t *n_fitted, struct mlip_err *err);
 
 #endif

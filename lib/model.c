@@ -917,25 +917,41 @@ int mlip_model_backward(struct mlip_model *m, const struct mlip_batch *b, const 
 
 /* ---- scaling ------------------------------------------------------------------------- */
 
+int mlip_model_scaling_stats_init(const struct mlip_model *m, struct mlip_sf_stats *st,
+				  struct mlip_err *err)
+{
+	return mlip_sf_stats_init(st, &m->desc, err);
+}
+
+int mlip_model_scaling_stats_add(struct mlip_model *m, struct mlip_sf_stats *st,
+				 const struct mlip_batch *b, struct mlip_err *err)
+{
+	struct mlip_model_work *w = m->work;
+	int rc;
+	if (!(rc = mlip_env_build(&w->env, &m->desc, b, err)) && !(rc = layout(m, 0, err)) &&
+	    !(rc = basis_forward(m, w->G, w->row, &w->env, err)))
+		mlip_sf_stats_add(st, w->G, w->row, &w->env);
+	w->batch = NULL;
+	return rc;
+}
+
+void mlip_model_scaling_set(struct mlip_model *m, const struct mlip_sf_stats *st)
+{
+	for (size_t e = 0; e < m->desc.n_elements; e++)
+		mlip_sf_stats_result(st, e, elem_mean(m, e, m->params), elem_std(m, e, m->params));
+}
+
 int mlip_model_fit_scaling(struct mlip_model *m, const struct mlip_batch *const *b, size_t n,
 			   struct mlip_err *err)
 {
 	struct mlip_sf_stats st;
-	struct mlip_model_work *w = m->work;
 	int rc;
-	if ((rc = mlip_sf_stats_init(&st, &m->desc, err)))
+	if ((rc = mlip_model_scaling_stats_init(m, &st, err)))
 		return rc;
-	for (size_t k = 0; k < n; k++) {
-		if ((rc = mlip_env_build(&w->env, &m->desc, b[k], err)) || (rc = layout(m, 0, err)))
-			goto out;
-		if ((rc = basis_forward(m, w->G, w->row, &w->env, err)))
-			goto out;
-		mlip_sf_stats_add(&st, w->G, w->row, &w->env);
-	}
-	for (size_t e = 0; e < m->desc.n_elements; e++)
-		mlip_sf_stats_result(&st, e, elem_mean(m, e, m->params), elem_std(m, e, m->params));
-out:
-	w->batch = NULL;
+	for (size_t k = 0; k < n && !rc; k++)
+		rc = mlip_model_scaling_stats_add(m, &st, b[k], err);
+	if (!rc)
+		mlip_model_scaling_set(m, &st);
 	mlip_sf_stats_release(&st);
 	return rc;
 }

@@ -164,6 +164,17 @@ int mlip_model_fit_scaling(struct mlip_model *m, const struct mlip_batch *const 
 			   struct mlip_err *err);
 
 /*
+ * The same in steps, for batches that are not all in memory at once (or are
+ * spread over MPI ranks, whose statistics mlip_sf_stats_merge combines):
+ * stats_init, stats_add per batch, then scaling_set stores the result.
+ */
+int mlip_model_scaling_stats_init(const struct mlip_model *m, struct mlip_sf_stats *st,
+				  struct mlip_err *err);
+int mlip_model_scaling_stats_add(struct mlip_model *m, struct mlip_sf_stats *st,
+				 const struct mlip_batch *b, struct mlip_err *err);
+void mlip_model_scaling_set(struct mlip_model *m, const struct mlip_sf_stats *st);
+
+/*
  * Evaluate batch b: energies per system and head always, forces / stress /
  * atomic energies on request (flags). MLIP_MODEL_TRAIN keeps what backward
  * needs (the batch must then stay unchanged until backward). out is filled

@@ -17,6 +17,7 @@
 #include "train.h"
 #include "jsonl.h"
 #include "batch.h"
+#include "batchstore.h"
 #include "dist.h"
 #include "finetune.h"
 #include "evaluate.h"
@@ -37,7 +38,11 @@ struct trainer {
 	const struct mlip_train_opts *opts;
 	struct mlip_potential p;
 	struct mlip_config *cfg;              /* = &p.cfg */
-	struct mlip_batch_list train, val;
+	struct mlip_batch_store train;         /* the training batches, read on demand */
+	struct mlip_batch cur;                /* the batch of this step, when it was decoded */
+	struct mlip_batch_list val;           /* this rank's validation batches k ≡ rank (mod W) */
+	size_t n_val;                         /* validation batches of all ranks */
+	struct mlip_batch_list mine;          /* l-bfgs: this rank's training batches k ≡ rank (mod W) */
 	int rank, world, sharded;
 	size_t n_params, shard_start, shard_count;
 	/* The optimizer's state of this rank's shard [shard_start, +shard_count) of the
@@ -101,8 +106,10 @@ static void trainer_release(struct trainer *t)
 	mlip_potential_release(&t->p);
 	if (t->has_base)
 		mlip_potential_release(&t->base);
-	mlip_batch_list_release(&t->train);
+	mlip_batch_store_release(&t->train);
+	mlip_batch_release(&t->cur);
 	mlip_batch_list_release(&t->val);
+	mlip_batch_list_release(&t->mine);
 	free(t->ema);
 	free(t->adam_m);
 	free(t->adam_v);
@@ -118,32 +125,93 @@ static void trainer_release(struct trainer *t)
 		fclose(t->checksums);
 }
 
-static int load_streams(struct mlip_batch_list *l, char **paths, size_t n, int world,
-			struct mlip_err *err)
+/*
+ * Batch k of the training set. A decoded batch is noted in the rank's debug
+ * file (train.debug_checksums), so that a test can see who read what.
+ */
+static const struct mlip_batch *train_batch(struct trainer *t, size_t k, const char *phase,
+					    struct mlip_err *err)
 {
-	for (size_t k = 0; k < n; k++) {
-		if (world > 1 && strcmp(paths[k], "-") == 0)
-			return mlip_err_set(err, MLIP_EINVAL,
-					    "a batch stream on standard input cannot be shared by %d MPI ranks; "
-					    "write it to a file", world);
-		int rc = mlip_batch_list_load(l, paths[k], err);
-		if (rc)
-			return rc;
+	uint64_t before = t->train.decoded;
+	const struct mlip_batch *b = mlip_batch_store_get(&t->train, k, &t->cur, err);
+	if (b && t->checksums && t->train.decoded != before) {
+		json_t *o = mlip_jsonl_new("read");
+		mlip_jsonl_str(o, "phase", phase);
+		mlip_jsonl_int(o, "step", (long long)t->pg.step);
+		mlip_jsonl_int(o, "rank", t->rank);
+		mlip_jsonl_int(o, "batch", (long long)k);
+		mlip_jsonl_write(t->checksums, o, NULL);
 	}
-	return MLIP_OK;
+	return b;
+}
+
+/* Batches k ≡ rank (mod W) of s, in order, into l (whose batches are its own). */
+static int take_share(struct trainer *t, struct mlip_batch_store *s, struct mlip_batch_list *l,
+		      struct mlip_err *err)
+{
+	struct mlip_batch scratch;
+	int rc = MLIP_OK;
+	mlip_batch_init(&scratch);
+	for (size_t k = (size_t)t->rank; k < s->n && !rc; k += (size_t)t->world) {
+		const struct mlip_batch *b = s == &t->train ? train_batch(t, k, "lbfgs", err)
+							    : mlip_batch_store_get(s, k, &scratch, err);
+		if (b == &t->cur) {
+			mlip_batch_release(&scratch);
+			scratch = t->cur;
+			mlip_batch_init(&t->cur);
+			b = &scratch;
+		}
+		if (!b) {
+			rc = err ? err->code : MLIP_EDATA;
+			break;
+		}
+		if (b != &scratch) /* held by the store: the list needs a copy */
+			rc = mlip_batch_append(&scratch, b, err);
+		if (!rc)
+			rc = mlip_batch_list_take(l, &scratch, err);
+	}
+	mlip_batch_release(&scratch);
+	return rc;
+}
+
+/*
+ * Index the training streams (each rank decodes only the batches it works
+ * on, when it works on them) and read this rank's share of the validation
+ * batches.
+ */
+static int open_data(struct trainer *t, struct mlip_err *err)
+{
+	const struct mlip_config_data *d = &t->cfg->data;
+	struct mlip_batch_store val;
+	int rc;
+	for (int v = 0; v < 2; v++)
+		for (size_t k = 0; k < (v ? d->n_val : d->n_train); k++)
+			if (t->world > 1 && !strcmp((v ? d->val : d->train)[k], "-"))
+				return mlip_err_set(err, MLIP_EINVAL,
+						    "a batch stream on standard input cannot be shared by %d MPI "
+						    "ranks; write it to a file", t->world);
+	if ((rc = mlip_batch_store_open(&t->train, d->train, d->n_train, 1, err)))
+		return rc;
+	mlip_batch_store_init(&val);
+	rc = mlip_batch_store_open(&val, d->val, d->n_val, 1, err);
+	if (!rc)
+		rc = take_share(t, &val, &t->val, err);
+	t->n_val = val.n;
+	mlip_batch_store_release(&val);
+	return rc;
 }
 
 static int alloc_scratch(struct trainer *t, struct mlip_err *err)
 {
-	size_t maxB = 1, maxN = 1, H = t->p.tasks.n_heads, T = t->p.tasks.n_tasks;
-	const struct mlip_batch_list *lists[2] = { &t->train, &t->val };
-	for (int l = 0; l < 2; l++)
-		for (size_t k = 0; k < lists[l]->n; k++) {
-			if (lists[l]->items[k].n_systems > maxB)
-				maxB = lists[l]->items[k].n_systems;
-			if (lists[l]->items[k].n_atoms > maxN)
-				maxN = lists[l]->items[k].n_atoms;
-		}
+	size_t H = t->p.tasks.n_heads, T = t->p.tasks.n_tasks;
+	size_t maxB = t->train.max_systems > 1 ? t->train.max_systems : 1;
+	size_t maxN = t->train.max_atoms > 1 ? t->train.max_atoms : 1;
+	for (size_t k = 0; k < t->val.n; k++) {
+		if (t->val.items[k].n_systems > maxB)
+			maxB = t->val.items[k].n_systems;
+		if (t->val.items[k].n_atoms > maxN)
+			maxN = t->val.items[k].n_atoms;
+	}
 	t->dE = calloc(maxB * H, sizeof(double));
 	t->dF = calloc(3 * maxN * H, sizeof(double));
 	t->dS = calloc(9 * maxB * H, sizeof(double));
@@ -331,7 +399,7 @@ static int evaluate(struct trainer *t, struct mlip_err *err)
 {
 	struct mlip_eval ev;
 	int rc;
-	if (t->val.n == 0)
+	if (t->n_val == 0)
 		return MLIP_OK;
 	if ((rc = mlip_eval_init(&ev, t->p.model, &t->p.tasks, 0, err)))
 		return mlip_dist_agree(rc, err);
@@ -339,7 +407,7 @@ static int evaluate(struct trainer *t, struct mlip_err *err)
 		mlip_eval_release(&ev);
 		return rc;
 	}
-	for (size_t k = (size_t)t->rank; k < t->val.n && !rc; k += (size_t)t->world)
+	for (size_t k = 0; k < t->val.n && !rc; k++)
 		rc = mlip_eval_batch(&ev, &t->val.items[k], err);
 	int rc2 = use_ema(t) ? swap_ema(t, err) : MLIP_OK;
 	rc = mlip_dist_agree(rc ? rc : rc2, err);
@@ -529,7 +597,7 @@ static int train_step(struct trainer *t, struct mlip_err *err)
 	if ((rc = epoch_order(t, epoch, err)))
 		return rc;
 	size_t bi = t->perm[pos * (size_t)t->world + (size_t)t->rank];
-	const struct mlip_batch *b = &t->train.items[bi];
+	const struct mlip_batch *b = train_batch(t, bi, "train", err);
 	struct mlip_model_out out;
 	unsigned flags = train_flags(t);
 
@@ -538,7 +606,7 @@ static int train_step(struct trainer *t, struct mlip_err *err)
 	uint64_t flops_fwd = 0;
 	if (profile)
 		mlip_matmul_flops_reset();
-	rc = mlip_model_forward(m, b, flags, &out, err);
+	rc = b ? mlip_model_forward(m, b, flags, &out, err) : err->code;
 	if (profile)
 		flops_fwd = mlip_matmul_flops();
 	if (!rc)
@@ -650,8 +718,9 @@ static int full_objective(void *ctx, const double *x, double *f, double *g, stru
 	mlip_model_zero_grad(m);
 	double loss = 0; /* in batch order: its rounding decides line searches, so the order is fixed */
 	memset(t->lbfgs_task_loss, 0, T * sizeof(double));
-	for (size_t bi = (size_t)t->rank; !rc && bi < t->train.n; bi += (size_t)t->world) {
-		const struct mlip_batch *b = &t->train.items[bi];
+	for (size_t j = 0; !rc && j < t->mine.n; j++) {
+		const struct mlip_batch *b = &t->mine.items[j];
+		size_t bi = (size_t)t->rank + j * (size_t)t->world;
 		struct mlip_model_out out;
 		t->prog_atoms += b->n_atoms;
 		rc = mlip_model_forward_kept(m, b, bi, flags, &out, err);
@@ -701,13 +770,16 @@ static int lbfgs_begin(struct trainer *t, const char *resume_dir, struct mlip_er
 {
 	size_t n = t->n_params;
 	int rc, found = 0;
+	/* every evaluation runs over the whole training set: this rank's share stays in memory */
+	if (!t->mine.n && (rc = mlip_dist_agree(take_share(t, &t->train, &t->mine, err), err)))
+		return rc;
 	if ((rc = mlip_model_keep_geometry(t->p.model, t->train.n, LBFGS_GEOMETRY_BYTES, err)))
 		return rc;
 	/* the loss counts of the whole training set (every evaluation divides by them) */
 	size_t T = t->p.tasks.n_tasks;
 	memset(t->lbfgs_counts, 0, T * sizeof(uint64_t));
-	for (size_t bi = (size_t)t->rank; !rc && bi < t->train.n; bi += (size_t)t->world) {
-		rc = mlip_tasks_loss_counts(&t->p.tasks, &t->train.items[bi], t->counts, err);
+	for (size_t j = 0; !rc && j < t->mine.n; j++) {
+		rc = mlip_tasks_loss_counts(&t->p.tasks, &t->mine.items[j], t->counts, err);
 		for (size_t k = 0; !rc && k < T; k++)
 			t->lbfgs_counts[k] += t->counts[k];
 	}
@@ -819,25 +891,166 @@ static int lbfgs_step(struct trainer *t, struct mlip_err *err)
 	return MLIP_OK;
 }
 
-/* Fresh run: fit scaling, element references and normalizers on the training data. */
+/* b without its edges: the compositions and labels the tasks fit on. */
+static int strip_edges(struct mlip_batch *dst, const struct mlip_batch *b, struct mlip_err *err)
+{
+	int rc;
+	mlip_batch_release(dst);
+	if ((rc = mlip_batch_append(dst, b, err)))
+		return rc;
+	for (size_t k = 0; k < dst->n_systems; k++)
+		dst->nedges[k] = 0;
+	dst->n_edges = 0;
+	mlip_batch_index(dst);
+	return MLIP_OK;
+}
+
+/*
+ * Every rank's stripped batches (a stream in bytes, rank r's holding batches
+ * k ≡ r mod W in order) gathered on every rank and put back in batch order:
+ * bp[k] points into lists[k mod W].
+ */
+static int gather_labels(struct trainer *t, const unsigned char *mine, size_t n_mine,
+			 struct mlip_batch_list *lists, const struct mlip_batch **bp,
+			 struct mlip_err *err)
+{
+	size_t W = (size_t)t->world;
+	uint64_t *sizes = calloc(W, sizeof(*sizes));
+	unsigned char *all = NULL;
+	int rc = sizes ? MLIP_OK : mlip_err_set(err, MLIP_ENOMEM, "out of memory");
+	if ((rc = mlip_dist_agree(rc, err)) ||
+	    (rc = mlip_dist_allgather_bytes(mine, n_mine, &all, sizes, err))) {
+		free(sizes);
+		return rc;
+	}
+	size_t at = 0;
+	for (size_t r = 0; r < W && !rc; at += (size_t)sizes[r], r++) {
+		FILE *f = fmemopen(all + at, (size_t)sizes[r], "rb");
+		if (!f) {
+			rc = mlip_err_set(err, MLIP_ENOMEM, "out of memory");
+			break;
+		}
+		rc = mlip_batch_list_read(&lists[r], f, "<training labels>", err);
+		fclose(f);
+	}
+	for (size_t k = 0; !rc && k < t->train.n; k++) {
+		if (k / W >= lists[k % W].n) {
+			rc = mlip_err_set(err, MLIP_EDATA, "rank %zu sent %zu batches, fewer than its share",
+					  k % W, lists[k % W].n);
+			break;
+		}
+		bp[k] = &lists[k % W].items[k / W];
+	}
+	free(all);
+	free(sizes);
+	return rc;
+}
+
+/*
+ * Every rank's descriptor statistics merged in rank order into st (rank 0's
+ * taken as they are, so one process gets its own statistics bit for bit).
+ */
+static int merge_stats(struct trainer *t, struct mlip_sf_stats *st, struct mlip_err *err)
+{
+	size_t W = (size_t)t->world, E = st->n_elements, D = st->off[E], S = E + 2 * D;
+	if (W == 1)
+		return MLIP_OK;
+	double *buf = calloc(W * S, sizeof(double));
+	int rc = buf ? MLIP_OK : mlip_err_set(err, MLIP_ENOMEM, "out of memory");
+	if ((rc = mlip_dist_agree(rc, err))) {
+		free(buf);
+		return rc;
+	}
+	double *me = buf + (size_t)t->rank * S;
+	memcpy(me, st->count, E * sizeof(double));
+	memcpy(me + E, st->mean, D * sizeof(double));
+	memcpy(me + E + D, st->m2, D * sizeof(double));
+	if (!(rc = mlip_dist_allgather_shards(buf, W * S, err))) {
+		struct mlip_sf_stats other = *st;
+		memcpy(st->count, buf, E * sizeof(double));
+		memcpy(st->mean, buf + E, D * sizeof(double));
+		memcpy(st->m2, buf + E + D, D * sizeof(double));
+		for (size_t r = 1; r < W; r++) {
+			double *p = buf + r * S;
+			memcpy(other.count, p, E * sizeof(double));
+			other.mean = p + E;
+			other.m2 = p + E + D;
+			mlip_sf_stats_merge(st, &other);
+		}
+	}
+	free(buf);
+	return rc;
+}
+
+/*
+ * Fresh run: fit scaling, element references and normalizers on the training
+ * data. Each rank decodes its share of the batches (k ≡ rank mod W) once:
+ * the descriptor statistics are merged over ranks, and the stripped batches
+ * (labels and compositions, no edges) are gathered so that the tasks fit on
+ * the whole set in batch order, as one process would.
+ */
 static int fit_fresh(struct trainer *t, struct mlip_err *err)
 {
+	struct mlip_model *m = t->p.model;
+	struct mlip_sf_stats st = { 0 };
+	struct mlip_batch stripped;
+	struct mlip_batch_writer w;
+	struct mlip_batch_list *lists = calloc((size_t)t->world, sizeof(*lists));
 	const struct mlip_batch **bp = malloc((t->train.n + 1) * sizeof(*bp));
+	char *bytes = NULL;
+	size_t n_bytes = 0;
+	FILE *f = open_memstream(&bytes, &n_bytes);
 	int rc;
-	if (!bp)
-		return mlip_err_set(err, MLIP_ENOMEM, "out of memory");
-	for (size_t k = 0; k < t->train.n; k++)
-		bp[k] = &t->train.items[k];
+	mlip_batch_init(&stripped);
+	memset(&w, 0, sizeof(w));
+	rc = mlip_model_scaling_stats_init(m, &st, err);
+	if (!rc && (!lists || !bp || !f))
+		rc = mlip_err_set(err, MLIP_ENOMEM, "out of memory");
+	if (!rc)
+		rc = mlip_batch_writer_open(&w, f, "<training labels>", t->train.cutoff, err);
+	for (size_t k = (size_t)t->rank; !rc && k < t->train.n; k += (size_t)t->world) {
+		const struct mlip_batch *b = train_batch(t, k, "fit", err);
+		if (!b)
+			rc = err->code;
+		else if (!(rc = mlip_model_scaling_stats_add(m, &st, b, err)) &&
+			 !(rc = strip_edges(&stripped, b, err)))
+			rc = mlip_batch_write(&w, &stripped, err);
+	}
+	if (!rc)
+		rc = mlip_batch_writer_close(&w, err);
+	else
+		mlip_batch_writer_release(&w);
+	if (f && fclose(f) && !rc)
+		rc = mlip_err_set(err, MLIP_ENOMEM, "out of memory");
+	f = NULL;
+	mlip_batch_release(&stripped);
+	mlip_batch_release(&t->cur);
+	if ((rc = mlip_dist_agree(rc, err)))
+		goto out;
+	if ((rc = merge_stats(t, &st, err)) ||
+	    (rc = gather_labels(t, (unsigned char *)bytes, n_bytes, lists, bp, err)))
+		goto out;
 	/* A fine-tuning start keeps the base model's descriptor scaling (it is
 	 * part of its weights; only inputs never fitted, e.g. of a new element,
 	 * are fitted here) and inherits what the tasks do not refit. */
-	rc = t->has_base ? mlip_finetune_fit_scaling(t->p.model, bp, t->train.n, NULL, err)
-			 : mlip_model_fit_scaling(t->p.model, bp, t->train.n, err);
+	if (t->has_base)
+		rc = mlip_finetune_set_scaling(m, &st, NULL, err);
+	else
+		mlip_model_scaling_set(m, &st);
 	if (!rc)
 		rc = mlip_tasks_fit(&t->p.tasks, bp, t->train.n, err);
 	if (!rc && t->has_base)
 		rc = mlip_tasks_inherit(&t->p.tasks, &t->base.tasks, t->opts->reg, err);
+out:
+	if (f)
+		fclose(f);
+	if (lists)
+		for (int r = 0; r < t->world; r++)
+			mlip_batch_list_release(&lists[r]);
+	free(lists);
 	free(bp);
+	free(bytes);
+	mlip_sf_stats_release(&st);
 	return rc;
 }
 
@@ -968,9 +1181,8 @@ int mlip_train_run(struct mlip_config *cfg, const struct mlip_train_opts *opts, 
 		t.shard_count = t.n_params;
 	t.needs = mlip_tasks_needs(&t.p.tasks, 1);
 
-	rc = load_streams(&t.train, t.cfg->data.train, t.cfg->data.n_train, t.world, err);
-	if (!rc)
-		rc = load_streams(&t.val, t.cfg->data.val, t.cfg->data.n_val, t.world, err);
+	mlip_batch_store_init(&t.train);
+	rc = open_data(&t, err);
 	if (!rc && t.train.n == 0)
 		rc = mlip_err_set(err, MLIP_EDATA, "no training batches in %s", t.cfg->data.train[0]);
 	if (!rc && t.train.cutoff + 1e-12 < t.cfg->model.cutoff)
@@ -995,6 +1207,19 @@ int mlip_train_run(struct mlip_config *cfg, const struct mlip_train_opts *opts, 
 	if ((rc = mlip_dist_agree(rc, err)))
 		goto done;
 	setup_schedule(&t);
+	if (!rc && t.cfg->train.debug_checksums) {
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/debug", opts->run_dir);
+		if (t.rank != 0)
+			usleep(1000);
+		if (!(rc = mlip_mkdirs(path, err))) {
+			snprintf(path, sizeof(path), "%s/debug/checksums.rank%d.jsonl", opts->run_dir, t.rank);
+			if (!(t.checksums = fopen(path, opts->resume_dir ? "a" : "w")))
+				rc = mlip_err_set(err, MLIP_EIO, "cannot create '%s': %s", path, strerror(errno));
+		}
+	}
+	if ((rc = mlip_dist_agree(rc, err)))
+		goto done;
 
 	if (opts->resume_dir) {
 		rc = mlip_runckpt_load(opts->resume_dir, &rs, err);
@@ -1022,31 +1247,16 @@ int mlip_train_run(struct mlip_config *cfg, const struct mlip_train_opts *opts, 
 		if (t.end_step > t.total_steps)
 			snprintf(lbfgs_note, sizeof(lbfgs_note), ", then %llu l-bfgs steps on the whole set",
 				 (unsigned long long)(t.end_step - t.total_steps));
-		size_t atoms = 0, systems = 0;
-		for (size_t k = 0; k < t.train.n; k++) {
-			atoms += t.train.items[k].n_atoms;
-			systems += t.train.items[k].n_systems;
-		}
+		size_t atoms = (size_t)t.train.total_atoms, systems = (size_t)t.train.total_systems;
 		size_t per = (t.ema ? 3 : 2) * sizeof(double) + 1; /* moments, EMA, decay mask */
 		mlip_log(MLIP_LOG_INFO, "optimizer state on rank 0: %zu of %zu parameters (%.2f MB: "
 			 "AdamW moments%s)", t.shard_count, t.n_params,
 			 (double)(t.shard_count * per) / 1e6, t.ema ? " and EMA" : "");
 		mlip_log(MLIP_LOG_INFO, "training on %zu batches (%zu structures, %zu atoms), %zu "
 			 "validation batches; %d rank%s (%s); %zu parameters; %llu steps, %llu per epoch%s",
-			 t.train.n, systems, atoms, t.val.n, t.world, t.world > 1 ? "s" : "",
+			 t.train.n, systems, atoms, t.n_val, t.world, t.world > 1 ? "s" : "",
 			 t.sharded ? "sharded" : "ddp", t.n_params, (unsigned long long)t.total_steps,
 			 (unsigned long long)t.bpe, lbfgs_note);
-	}
-	if (!rc && t.cfg->train.debug_checksums) {
-		char path[4200];
-		snprintf(path, sizeof(path), "%s/debug", opts->run_dir);
-		if (t.rank != 0)
-			usleep(1000);
-		if (!(rc = mlip_mkdirs(path, err))) {
-			snprintf(path, sizeof(path), "%s/debug/checksums.rank%d.jsonl", opts->run_dir, t.rank);
-			if (!(t.checksums = fopen(path, opts->resume_dir ? "a" : "w")))
-				rc = mlip_err_set(err, MLIP_EIO, "cannot create '%s': %s", path, strerror(errno));
-		}
 	}
 	if ((rc = mlip_dist_agree(rc, err)))
 		goto done;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "batchstore.h"
 #include "nlist.h"
 #include "structure.h"
 #include "testutil.h"
@@ -1276,6 +1277,178 @@ START_TEST(test_every_flip_and_cut)
 }
 END_TEST
 
+/* ---- the store: batches read on demand from indexed files ---------------- */
+
+/* Write bytes to a new file in dir; returns its path (static buffer). */
+static const char *put_file(const char *dir, const unsigned char *bytes, size_t len)
+{
+	static char path[96];
+	snprintf(path, sizeof(path), "%s/bad.mlb", dir);
+	FILE *f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(bytes, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+	return path;
+}
+
+/* Open path as a store and read every batch; the first error, 0 if all is well. */
+static int store_read_all(const char *path, struct mlip_err *err, size_t *n)
+{
+	struct mlip_batch_store s;
+	struct mlip_batch scratch;
+	char *paths[1] = { (char *)path };
+	int rc;
+	mlip_batch_store_init(&s);
+	mlip_batch_init(&scratch);
+	mlip_err_clear(err);
+	rc = mlip_batch_store_open(&s, paths, 1, 1, err);
+	*n = s.n;
+	for (size_t k = 0; !rc && k < s.n; k++)
+		if (!mlip_batch_store_get(&s, k, &scratch, err))
+			rc = err->code;
+	mlip_batch_release(&scratch);
+	mlip_batch_store_release(&s);
+	return rc;
+}
+
+START_TEST(test_store)
+{
+	struct mlip_batch b[N_BATCHES], scratch;
+	struct mlip_batch_store s;
+	struct mlip_err err;
+	size_t len;
+	make_batches(b, 41);
+	unsigned char *one = write_stream(b, N_BATCHES, &len);
+	unsigned char *two = malloc(2 * len);
+	memcpy(two, one, len);
+	memcpy(two + len, one, len);
+	char dir[] = "/tmp/mlip-store-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char a[96], c[96];
+	snprintf(a, sizeof(a), "%s/a.mlb", dir);
+	snprintf(c, sizeof(c), "%s/c.mlb", dir);
+	rename(put_file(dir, two, 2 * len), a); /* `cat x.mlb x.mlb`: two streams in one file */
+	rename(put_file(dir, one, len), c);
+	char *paths[2] = { a, c };
+
+	/* indexed: batches in file order, equal to what the reader decodes, in any order */
+	mlip_batch_store_init(&s);
+	mlip_batch_init(&scratch);
+	ck_assert_int_eq(mlip_batch_store_open(&s, paths, 2, 1, &err), 0);
+	ck_assert_uint_eq(s.n, 3 * N_BATCHES);
+	ck_assert(s.cutoff == CUTOFF);
+	ck_assert_uint_eq(s.decoded, 0);
+	size_t atoms = 0, systems = 0, max_atoms = 0;
+	for (size_t k = 0; k < N_BATCHES; k++) {
+		atoms += 3 * b[k].n_atoms;
+		systems += 3 * b[k].n_systems;
+		if (b[k].n_atoms > max_atoms)
+			max_atoms = b[k].n_atoms;
+	}
+	ck_assert_uint_eq(s.total_atoms, atoms);
+	ck_assert_uint_eq(s.total_systems, systems);
+	ck_assert_uint_eq(s.max_atoms, max_atoms);
+	for (size_t i = 0; i < 2 * s.n; i++) {
+		size_t k = (7 * i + 3) % s.n;
+		const struct mlip_batch *got = mlip_batch_store_get(&s, k, &scratch, &err);
+		ck_assert_msg(got == &scratch, "batch %zu: %s", k, got ? "not decoded" : err.msg);
+		ck_assert_msg(!batch_diff(got, &b[k % N_BATCHES]), "batch %zu: %s", k,
+			      batch_diff(got, &b[k % N_BATCHES]));
+		ck_assert_uint_eq(mlip_batch_store_atoms(&s, k), b[k % N_BATCHES].n_atoms);
+		ck_assert_uint_eq(mlip_batch_store_systems(&s, k), b[k % N_BATCHES].n_systems);
+	}
+	ck_assert_uint_eq(s.decoded, 2 * s.n);
+	ck_assert_ptr_null(mlip_batch_store_get(&s, s.n, &scratch, &err));
+	ck_assert_int_eq(err.code, MLIP_EINVAL);
+	mlip_batch_store_release(&s);
+
+	/* read whole (seek 0, as for a pipe): the same batches, none decoded on demand */
+	ck_assert_int_eq(mlip_batch_store_open(&s, paths, 2, 0, &err), 0);
+	ck_assert_uint_eq(s.n, 3 * N_BATCHES);
+	for (size_t k = 0; k < s.n; k++) {
+		const struct mlip_batch *got = mlip_batch_store_get(&s, k, &scratch, &err);
+		ck_assert_ptr_nonnull(got);
+		ck_assert(got != &scratch);
+		ck_assert_ptr_null(batch_diff(got, &b[k % N_BATCHES]));
+	}
+	ck_assert_uint_eq(s.decoded, 0);
+	mlip_batch_store_release(&s);
+
+	/* a payload changed after indexing is caught when read, naming file and record */
+	ck_assert_int_eq(mlip_batch_store_open(&s, paths, 2, 1, &err), 0);
+	size_t off[8];
+	record_offsets(one, len, off, 8);
+	FILE *f = fopen(c, "r+b");
+	fseek(f, (long)(off[1] + 16 + 50), SEEK_SET);
+	fputc(one[off[1] + 16 + 50] ^ 4, f);
+	fclose(f);
+	ck_assert_ptr_nonnull(mlip_batch_store_get(&s, 2 * N_BATCHES, &scratch, &err));
+	ck_assert_ptr_null(mlip_batch_store_get(&s, 2 * N_BATCHES + 1, &scratch, &err));
+	ck_assert_int_eq(err.code, MLIP_EDATA);
+	char want[160];
+	snprintf(want, sizeof(want), "%s: record 2: checksum mismatch", c);
+	ck_assert_msg(strncmp(err.msg, want, strlen(want)) == 0, "%s", err.msg);
+	mlip_batch_store_release(&s);
+
+	/* streams of different cutoffs do not mix */
+	for (size_t k = 0; k < N_BATCHES; k++)
+		b[k].cutoff = 2 * CUTOFF;
+	unsigned char *other = write_stream(b, N_BATCHES, &len);
+	rename(put_file(dir, other, len), c);
+	ck_assert_int_eq(mlip_batch_store_open(&s, paths, 2, 1, &err), MLIP_EDATA);
+	ck_assert_msg(strstr(err.msg, "cutoff") != NULL, "%s", err.msg);
+	mlip_batch_store_release(&s);
+
+	unlink(a);
+	unlink(c);
+	rmdir(dir);
+	mlip_batch_release(&scratch);
+	free(other);
+	free(two);
+	free(one);
+	release_batches(b, N_BATCHES);
+}
+END_TEST
+
+/* The store refuses every flipped bit and every cut the reader refuses (when opened or read). */
+START_TEST(test_store_every_flip_and_cut)
+{
+	struct mlip_batch b[N_BATCHES];
+	struct mlip_err err;
+	size_t len, n;
+	make_batches(b, 34);
+	unsigned char *good = write_stream(b, 2, &len);
+	unsigned char *x = malloc(len);
+	uint64_t rng = 5;
+	char dir[] = "/tmp/mlip-store-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	const char *path = NULL;
+	for (size_t pos = 0; pos < len; pos++) {
+		if (pos >= 32 && pos < 64)
+			continue;
+		memcpy(x, good, len);
+		x[pos] ^= (unsigned char)(1u << (test_rand_u64(&rng) % 8));
+		path = put_file(dir, x, len);
+		int rc = store_read_all(path, &err, &n);
+		ck_assert_msg(rc == MLIP_EDATA, "flip at byte %zu accepted (rc %d)", pos, rc);
+		ck_assert_msg(strncmp(err.msg, path, strlen(path)) == 0, "%s", err.msg);
+	}
+	for (size_t cut = 0; cut < len; cut++) {
+		path = put_file(dir, good, cut);
+		int rc = store_read_all(path, &err, &n);
+		ck_assert_msg(rc == MLIP_EDATA, "cut at %zu accepted (rc %d: %s)", cut, rc, err.msg);
+	}
+	path = put_file(dir, good, len);
+	ck_assert_int_eq(store_read_all(path, &err, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	unlink(path);
+	rmdir(dir);
+	free(x);
+	free(good);
+	release_batches(b, N_BATCHES);
+}
+END_TEST
+
 /* ---- throughput ----------------------------------------------------------- */
 
 START_TEST(test_throughput)
@@ -1342,6 +1515,7 @@ Suite *suite_batch(void)
 	tcase_add_test(tc, test_roundtrip_memory);
 	tcase_add_test(tc, test_roundtrip_pipe);
 	tcase_add_test(tc, test_concatenated_and_list);
+	tcase_add_test(tc, test_store);
 	tcase_add_test(tc, test_writer_errors);
 	tcase_add_test(tc, test_throughput);
 	suite_add_tcase(s, tc);
@@ -1352,6 +1526,7 @@ Suite *suite_batch(void)
 	tcase_add_test(tc, test_broken_records);
 	tcase_add_test(tc, test_broken_payloads);
 	tcase_add_test(tc, test_every_flip_and_cut);
+	tcase_add_test(tc, test_store_every_flip_and_cut);
 	suite_add_tcase(s, tc);
 	return s;
 }
