@@ -7,7 +7,9 @@ energies, forces (autograd), stresses (autograd with respect to a homogeneous
 strain of positions and cell) and, for a loss mixing energy, force and stress
 terms, every parameter gradient (double backward). Nothing here calls or
 ports mlip code: the neighbour list, the symmetry functions and the network
-are written from the model definition.
+are written from the model definition. A model on the moment tensor basis
+(model.descriptor.type mtp) is evaluated by torch_mtp.MTP, this network on
+that basis (model_for picks the class).
 
 Subcommands
   compare [--tol T] [--fd] [--weights primary|raw|ema] CKPT DUMP [CKPT DUMP ...]
@@ -102,6 +104,10 @@ class Checkpoint:
         self.heads = list(model["heads"])
         self.activation = model["activation"]
         self.hidden = [int(w) for w in model["hidden"]]
+        self.seed = int(model.get("seed", "0"))
+        # model.descriptor: {type: symmetry_functions} (also when absent) or {type: mtp, ...}
+        self.basis = dict(model.get("descriptor") or {})
+        self.basis.setdefault("type", "symmetry_functions")
         # Per head: scale, shift, element references (eV per atom, by Z).
         state = {h["name"]: h for h in meta["tasks_state"]["heads"]}
         self.scale, self.shift, self.ref = [], [], []
@@ -338,7 +344,13 @@ class BPNN:
                 self.params[f"{sym}.{wn}"], self.params[f"{sym}.{bn}"] = w, b
                 layers.append((w, b))
             self.layers[z] = layers
-        # Descriptor plan per central element, from the stored list (never re-derived).
+        self.init_descriptors(ck, dtype)
+
+    def init_descriptors(self, ck, dtype):
+        """The descriptor plan per central element, from the stored list (never re-derived)."""
+        if ck.basis["type"] != "symmetry_functions":
+            raise ValueError(f"{ck.path}: descriptor type '{ck.basis['type']}' is not symmetry "
+                             f"functions (torch_mtp.py implements type mtp)")
         chans = {}
         self.plan = {}
         for z in self.elements:
@@ -501,6 +513,15 @@ class BPNN:
         return E, F, S
 
 
+def model_for(ck, dtype=torch.float64):
+    """The torch model of checkpoint ck: BPNN on symmetry functions, or on the moment
+    tensor basis (torch_mtp.MTP) when the model's descriptor type is mtp."""
+    if ck.basis["type"] == "mtp":
+        import torch_mtp
+        return torch_mtp.MTP(ck, dtype)
+    return BPNN(ck, dtype)
+
+
 # ---- compare with mlip -----------------------------------------------------------
 
 
@@ -523,7 +544,7 @@ def compare_one(ckpt_path, dump_path, fd=False, weights="primary"):
     """Returns a list of (quantity, name, relative difference) and a list of problems."""
     ck = Checkpoint(ckpt_path, weights)
     dump = json.load(open(dump_path))
-    model = BPNN(ck, torch.float64)
+    model = model_for(ck, torch.float64)
     H = model.H
     problems = []
     if dump["heads"] != ck.heads:
@@ -570,6 +591,10 @@ def compare_one(ckpt_path, dump_path, fd=False, weights="primary"):
     for n, g in dump["grads"].items():
         if n not in model.params and any(v != 0 for v in g):
             problems.append(f"mlip's gradient of the constant '{n}' is not zero")
+    if hasattr(model, "check_dump"):   # what a basis adds (torch_mtp: the radial coefficients)
+        more, why = model.check_dump(dump)
+        res += more
+        problems += why
     # the strain stress against the pair-vector formula (1/V) Σ r_ij ⊗ ∂E/∂r_ij
     res.append(("stress strain vs pair formula (torch)", "", rel(S.detach(), out["virial_edges"])))
     if fd:
@@ -731,7 +756,7 @@ def cmd_train(args):
         data = [_to(b, t, dtype) for b, t in batches]
         for threads in args.threads or [1]:
             torch.set_num_threads(threads)
-            model = BPNN(ck, dtype)
+            model = model_for(ck, dtype)
             decay = [p for n, p in model.params.items() if ".w" in n]
             no_decay = [p for n, p in model.params.items() if ".b" in n]
             opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},

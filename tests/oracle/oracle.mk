@@ -1,5 +1,5 @@
 # tests/oracle/oracle.mk - the oracle dump for the independent PyTorch check
-# (tests/cli/t0500-oracle-torch.sh, bench/peers/), included by the top
+# (tests/cli/t0500-oracle-torch.sh, t0505-oracle-mtp.sh, bench/peers/), included by the top
 # Makefile:
 #   include tests/oracle/oracle.mk
 # `make oracle` builds build/tests/oracle/oracle_dump; `make cli-tests`

@@ -1,7 +1,7 @@
 /*
  * oracle_dump.c - what mlip computes for a model and a set of structures, as
  * one JSON document, for an independent implementation to check
- * (bench/peers/torch_bpnn.py compare; tests/cli/t0500-oracle-torch.sh).
+ * (bench/peers/torch_bpnn.py compare; tests/cli/t0500-oracle-torch.sh, t0505-oracle-mtp.sh).
  *
  * The model comes from an inference checkpoint (mlip_potential_load), the
  * structures from any file mlip reads (lib/structio.h), collated into ONE
@@ -23,6 +23,9 @@
  *                    "raw": {"energy" (H), "forces" (n,3,H), "stress" (9,H)},
  *                    "physical": {...same...},
  *                    "coef": {"energy" (H), "forces" (n,3,H), "stress" (9,H)}}, ...],
+ *    "mtp": {"level", "max_order", "n_mu", "n_radial", "r_min",
+ *            "funcs": [[k, level, μ1, ν1, μ2, ν2, μ3, ν3], ...] (unused slots −1),
+ *            "radial" (S, S, n_mu, n_radial)}   (moment tensor models only),
  *    "loss": L, "grads": {"Si.w1": [...], ...}}
  *
  * Usage: oracle_dump [--seed S] [--coefs FILE] [--weights primary|raw|ema]
@@ -266,7 +269,26 @@ int main(int argc, char **argv)
 		put_outputs("coef", &b, s, H, coef, coef + ne, coef + ne + nf);
 		putchar('}');
 	}
-	fputs("],\n\"loss\":", stdout);
+	fputs("]", stdout);
+	if (m->mtp) {
+		/* the moment tensor basis as mlip built it: its functions and radial coefficients */
+		const struct mlip_mtp *t = m->mtp;
+		printf(",\n\"mtp\":{\"level\":%d,\"max_order\":%d,\"n_mu\":%zu,\"n_radial\":%zu,"
+		       "\"r_min\":", t->level, t->max_order, t->n_mu, t->n_radial);
+		put_num(t->r_min);
+		fputs(",\"funcs\":[", stdout);
+		for (size_t k = 0; k < t->n_basis; k++) {
+			const struct mlip_mtp_func *f = &t->func[k];
+			printf("%s[%d,%d", k ? "," : "", f->k, f->level);
+			for (int q = 0; q < MLIP_MTP_MAX_ORDER; q++)
+				printf(",%d,%d", f->mu[q], f->nu[q]);
+			putchar(']');
+		}
+		fputs("],\"radial\":", stdout);
+		put_array(t->radial, t->n_elements * t->n_elements * t->n_mu * t->n_radial);
+		putchar('}');
+	}
+	fputs(",\n\"loss\":", stdout);
 	put_num(loss);
 	fputs(",\"grads\":{", stdout);
 	for (size_t k = 0; k < m->tensors.n; k++) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""synth.py - small synthetic structures for the oracle test (t0500), as extxyz.
+"""synth.py - small synthetic structures for the oracle tests (t0500, t0505), as extxyz.
 
   synth.py OUTDIR
 writes
