@@ -89,7 +89,7 @@ struct mlip_lstsq_design {
 	double *stress;   /* (B·9, P), or NULL when no task has stress */
 };
 
-/* Per task: its weights' fixed parts, and what the rows added so far sum to. */
+/* Per task: what its rows' weights are made of (copied from the tasks at init). */
 struct mlip_lstsq_task {
 	size_t head;
 	int active;              /* has a quadratic loss: adds rows */
