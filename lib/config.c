@@ -35,7 +35,8 @@ static const char *const property_names[] = { "energy", "forces", "stress", NULL
 static const char *const reduction_names[] = { "mean", "sum", "per_structure", NULL };
 static const char *const strategy_names[] = { "ddp", "sharded", NULL };
 static const char *const model_names[] = { "bpnn", NULL };
-static const char *const optim_names[] = { "adamw", NULL };
+/* adamw: gradient descent (then L-BFGS); lstsq: the exact solver of a linear model (lstsq.h) */
+static const char *const optim_names[] = { "adamw", "lstsq", NULL };
 static const char *const metric_names[] = { "mae", "mse", "rmse", "per_atom_mae",
 					    "per_atom_mse", "cosine_similarity",
 					    "magnitude_error", "energy_within_threshold", NULL };
@@ -416,6 +417,7 @@ static int set_defaults(struct mlip_config *cfg)
 	cfg->optim.eps = 1e-8;
 	cfg->optim.lbfgs_steps = 0;
 	cfg->optim.lbfgs_history = 10;
+	cfg->optim.ridge = MLIP_CFG_DEFAULT_RIDGE;
 	cfg->schedule.warmup_factor = 0.2;
 	cfg->schedule.warmup_epochs = 0;
 	cfg->schedule.lr_min_factor = 0.01;
@@ -1023,16 +1025,31 @@ static int load_optim(const node_t *root, struct mlip_config *cfg, struct mlip_e
 {
 	struct mlip_config_optim *o = &cfg->optim;
 	const node_t *on, *n, *w;
-	int rc, e;
+	int rc, e = 0;
 	if ((rc = req(root, "", "optim", &on, err)) || (rc = need_map(on, "optim", err)) ||
-	    (rc = check_keys(on, "optim", KEYS("name", "lr", "weight_decay", "betas", "eps", "lbfgs"),
-			     err)) ||
-	    (rc = get_enum(on, "optim", "name", optim_names, &e, err)) ||
-	    (rc = req(on, "optim", "lr", &n, err)) ||
-	    (rc = get_double(on, "optim", "lr", &o->lr, &w, err)))
+	    (rc = check_keys(on, "optim",
+			     KEYS("name", "lr", "weight_decay", "betas", "eps", "lbfgs", "ridge"), err)) ||
+	    (rc = get_enum(on, "optim", "name", optim_names, &e, err)))
 		return rc;
-	if (!(o->lr > 0))
+	if (strcmp(o->name, optim_names[e])) {
+		free(o->name);
+		if (!(o->name = strdup(optim_names[e])))
+			return nomem(err);
+	}
+	int lstsq = !strcmp(o->name, "lstsq");
+	/* the solver takes no step: it needs no learning rate, and only it has a ridge */
+	if (!lstsq && (rc = req(on, "optim", "lr", &n, err)))
+		return rc;
+	if ((rc = get_double(on, "optim", "lr", &o->lr, &w, err)))
+		return rc;
+	if (w && !(o->lr > 0))
 		return range(err, w, "optim.lr", "> 0");
+	if ((rc = get_double(on, "optim", "ridge", &o->ridge, &w, err)))
+		return rc;
+	if (w && !lstsq)
+		return bad(err, w, "optim.ridge", "is a setting of optim.name lstsq, not %s", o->name);
+	if (!(o->ridge >= 0) || !isfinite(o->ridge))
+		return range(err, w, "optim.ridge", ">= 0");
 	if ((rc = get_double(on, "optim", "weight_decay", &o->weight_decay, &w, err)))
 		return rc;
 	if (o->weight_decay < 0)
@@ -1500,7 +1517,10 @@ int mlip_config_resolved_tree(const struct mlip_config *cfg, struct mlip_yaml_no
 
 	n = b_put(&b, root, "optim", mlip_yaml_mapping_new());
 	b_put(&b, n, "name", str_node(o->name));
-	b_put(&b, n, "lr", num_node(o->lr));
+	if (o->lr > 0) /* absent only for lstsq */
+		b_put(&b, n, "lr", num_node(o->lr));
+	if (!strcmp(o->name, "lstsq"))
+		b_put(&b, n, "ridge", num_node(o->ridge));
 	b_put(&b, n, "weight_decay", num_node(o->weight_decay));
 	seq = b_put(&b, n, "betas", mlip_yaml_sequence_new());
 	b_push(&b, seq, num_node(o->betas[0]));
@@ -1659,7 +1679,7 @@ bool mlip_config_equal(const struct mlip_config *a, const struct mlip_config *b)
 			return false;
 	if (!str_eq(oa->name, ob->name) || oa->lr != ob->lr || oa->weight_decay != ob->weight_decay ||
 	    oa->betas[0] != ob->betas[0] || oa->betas[1] != ob->betas[1] || oa->eps != ob->eps ||
-	    oa->lbfgs_steps != ob->lbfgs_steps ||
+	    oa->lbfgs_steps != ob->lbfgs_steps || oa->ridge != ob->ridge ||
 	    (oa->lbfgs_steps > 0 && oa->lbfgs_history != ob->lbfgs_history))
 		return false;
 	if (sa->warmup_factor != sb->warmup_factor || sa->warmup_in_steps != sb->warmup_in_steps ||

@@ -102,15 +102,19 @@ struct mlip_config_task {
 	bool inference_only;              /* [false] */
 };
 
+/* optim.ridge unless given: relative to the normal matrix's mean diagonal (lstsq.h) */
+#define MLIP_CFG_DEFAULT_RIDGE 1e-8
+
 struct mlip_config_optim {
-	char *name;                       /* "adamw" */
-	double lr;                        /* > 0, required */
+	char *name;                       /* "adamw" [default] or "lstsq" */
+	double lr;                        /* > 0, required for adamw; 0 when absent (lstsq) */
 	double weight_decay;              /* >= 0 [0] */
 	double betas[2];                  /* each in [0, 1) [0.9, 0.999] */
 	double eps;                       /* > 0 [1e-8] */
 	int64_t lbfgs_steps;              /* lbfgs.steps: L-BFGS iterations after the schedule,
 					     >= 0 [0 = none] */
 	int64_t lbfgs_history;            /* lbfgs.history: pairs kept, >= 1 [10] */
+	double ridge;                     /* lstsq only: relative ridge, >= 0 [1e-8] */
 };
 
 struct mlip_config_schedule {

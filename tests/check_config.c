@@ -515,7 +515,7 @@ START_TEST(test_unknown_keys)
 	fails(edit(1, 1, "optimizer: {}"), "c.yaml:1:1: unknown key 'optimizer' (valid keys: "
 	      "seed, data, model, tasks, optim, schedule, train)");
 	fails(edit(1, 19, "  lrr: 0.01"), "c.yaml:19:3: unknown key 'optim.lrr' (did you mean "
-	      "'lr'? valid keys: name, lr, weight_decay, betas, eps, lbfgs)");
+	      "'lr'? valid keys: name, lr, weight_decay, betas, eps, lbfgs, ridge)");
 	fails(edit(1, 13, "    los: mae"), "c.yaml:13:5: unknown key 'tasks.0.los' (did you mean "
 	      "'loss'? valid keys: name, level, property, head, datasets, loss, normalizer, "
 	      "element_references, metrics, energy_threshold, train_on_free_atoms, "
@@ -607,6 +607,49 @@ START_TEST(test_out_of_range)
 }
 END_TEST
 
+/*
+ * optim.name lstsq, the linear model's solver: no learning rate needed, a
+ * relative ridge (default MLIP_CFG_DEFAULT_RIDGE) that round-trips through
+ * the resolved config and counts for equality; the ridge is refused with
+ * adamw and below 0.
+ */
+START_TEST(test_lstsq_optim)
+{
+	struct mlip_config c, d;
+	struct mlip_err err = { 0 };
+	char *doc = edit(1, 19, "  name: lstsq");
+	ck_assert_msg(mlip_config_load_string(doc, strlen(doc), "c.yaml", NULL, 0, &c, &err) == 0,
+		      "%s", err.msg);
+	free(doc);
+	ck_assert_str_eq(c.optim.name, "lstsq");
+	ck_assert_double_eq(c.optim.ridge, MLIP_CFG_DEFAULT_RIDGE);
+	ck_assert_double_eq(c.optim.lr, 0);
+	resolved_round_trip(&c);
+	doc = edit(1, 19, "  name: lstsq\n  ridge: 1.0e-4\n  lr: 0.5");
+	ck_assert_int_eq(mlip_config_load_string(doc, strlen(doc), "c.yaml", NULL, 0, &d, &err), 0);
+	free(doc);
+	ck_assert_double_eq(d.optim.ridge, 1e-4);
+	ck_assert_double_eq(d.optim.lr, 0.5);
+	ck_assert(!mlip_config_equal(&c, &d));
+	resolved_round_trip(&d);
+	mlip_config_release(&d);
+	mlip_config_release(&c);
+	/* the default stays adamw, with its rules */
+	doc = edit(0);
+	ck_assert_int_eq(mlip_config_load_string(doc, strlen(doc), "c.yaml", NULL, 0, &c, &err), 0);
+	free(doc);
+	ck_assert_str_eq(c.optim.name, "adamw");
+	mlip_config_release(&c);
+	fails(edit(1, 19, "  name: adamw"), "c.yaml:19:3: missing required key 'optim.lr'");
+	fails(edit(1, 19, "  lr: 0.01\n  ridge: 0.1"), "c.yaml:20:10: key 'optim.ridge': is a "
+	      "setting of optim.name lstsq, not adamw");
+	fails(edit(1, 19, "  name: lstsq\n  ridge: -1"), "c.yaml:20:10: key 'optim.ridge': must be "
+	      ">= 0, got '-1'");
+	fails(edit(1, 19, "  name: lstsq\n  lr: 0"), "c.yaml:20:7: key 'optim.lr': must be > 0, "
+	      "got '0'");
+}
+END_TEST
+
 START_TEST(test_enums)
 {
 	fails(edit(1, 8, "  hidden: [8]\n  activation: relu"), "c.yaml:9:15: key "
@@ -628,7 +671,7 @@ START_TEST(test_enums)
 	fails(edit(1, 15, "    property: forces\n    level: global"), "c.yaml:16:12: key "
 	      "'tasks.1.level': unknown value 'global' (valid: system, atom)");
 	fails(edit(1, 19, "  lr: 0.01\n  name: sgd"), "c.yaml:20:9: key 'optim.name': unknown "
-	      "value 'sgd' (valid: adamw)");
+	      "value 'sgd' (valid: adamw, lstsq)");
 	fails(edit(1, 23, "  strategy: fsdp"), "c.yaml:23:13: key 'train.strategy': unknown value "
 	      "'fsdp' (valid: ddp, sharded)");
 	fails(edit(1, 13, "    loss: mae\n    metrics: [mae, maee]"), "c.yaml:14:20: key "
@@ -763,7 +806,7 @@ START_TEST(test_override_errors)
 		{ "tasks.0.loss.name=x", "--set tasks.0.loss.name=x: 'tasks.0.loss' is a scalar (at "
 		  "c.yaml:13:11), not a mapping or sequence" },
 		{ "optim.lrate=1", "--set optim.lrate=1: unknown key 'optim.lrate' (valid keys: name, "
-		  "lr, weight_decay, betas, eps, lbfgs)" },
+		  "lr, weight_decay, betas, eps, lbfgs, ridge)" },
 		{ "model.hidden=[8, x]", "--set model.hidden=[8, x]: key 'model.hidden.1': expected "
 		  "an integer, got 'x'" },
 		{ "tasks.1.property=energy", "--set tasks.1.property=energy: key 'tasks.1.metrics': "
@@ -792,7 +835,7 @@ START_TEST(test_broken_files)
 {
 	static const struct { const char *file, *msg; } cases[] = {
 		{ "bad-unknown-key.yaml", "13:3: unknown key 'optim.learning_rate' (valid keys: "
-		  "name, lr, weight_decay, betas, eps, lbfgs)" },
+		  "name, lr, weight_decay, betas, eps, lbfgs, ridge)" },
 		{ "bad-duplicate-key.yaml", "7:3: duplicate key 'cutoff' (first at %s:4:3)" },
 		{ "bad-level.yaml", "13:12: key 'tasks.1.level': property 'forces' is atom-level, so "
 		  "level must be 'atom', got 'system'" },
@@ -852,6 +895,7 @@ Suite *suite_config(void)
 	tcase_add_test(tc, test_wrong_types);
 	tcase_add_test(tc, test_out_of_range);
 	tcase_add_test(tc, test_enums);
+	tcase_add_test(tc, test_lstsq_optim);
 	tcase_add_test(tc, test_task_rules);
 	tcase_add_test(tc, test_elements);
 	tcase_add_test(tc, test_missing_and_exclusive);
