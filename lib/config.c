@@ -1095,6 +1095,10 @@ static int load_schedule(const node_t *root, struct mlip_config *cfg, struct mli
 	struct mlip_config_schedule *s = &cfg->schedule;
 	const node_t *sn, *we, *ws, *ep, *st, *w;
 	int rc;
+	/* the solver takes no step: a schedule is optional (and unused) */
+	if (!strcmp(cfg->optim.name, "lstsq") && !opt(root, "schedule"))
+		return MLIP_OK;
+	s->given = true;
 	if ((rc = req(root, "", "schedule", &sn, err)) || (rc = need_map(sn, "schedule", err)) ||
 	    (rc = check_keys(sn, "schedule", KEYS("warmup_factor", "warmup_epochs", "warmup_steps",
 						  "lr_min_factor", "epochs", "steps"), err)) ||
@@ -1532,17 +1536,19 @@ int mlip_config_resolved_tree(const struct mlip_config *cfg, struct mlip_yaml_no
 		b_put(&b, lb, "history", int_node(o->lbfgs_history));
 	}
 
-	n = b_put(&b, root, "schedule", mlip_yaml_mapping_new());
-	b_put(&b, n, "warmup_factor", num_node(s->warmup_factor));
-	if (s->warmup_in_steps)
-		b_put(&b, n, "warmup_steps", int_node(s->warmup_steps));
-	else
-		b_put(&b, n, "warmup_epochs", num_node(s->warmup_epochs));
-	b_put(&b, n, "lr_min_factor", num_node(s->lr_min_factor));
-	if (s->in_steps)
-		b_put(&b, n, "steps", int_node(s->steps));
-	else
-		b_put(&b, n, "epochs", int_node(s->epochs));
+	if (s->given) { /* absent only for optim.name lstsq */
+		n = b_put(&b, root, "schedule", mlip_yaml_mapping_new());
+		b_put(&b, n, "warmup_factor", num_node(s->warmup_factor));
+		if (s->warmup_in_steps)
+			b_put(&b, n, "warmup_steps", int_node(s->warmup_steps));
+		else
+			b_put(&b, n, "warmup_epochs", num_node(s->warmup_epochs));
+		b_put(&b, n, "lr_min_factor", num_node(s->lr_min_factor));
+		if (s->in_steps)
+			b_put(&b, n, "steps", int_node(s->steps));
+		else
+			b_put(&b, n, "epochs", int_node(s->epochs));
+	}
 
 	n = b_put(&b, root, "train", mlip_yaml_mapping_new());
 	b_put(&b, n, "clip_grad_norm", num_node(t->clip_grad_norm));

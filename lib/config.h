@@ -118,6 +118,7 @@ struct mlip_config_optim {
 };
 
 struct mlip_config_schedule {
+	bool given;                       /* the section is there (optional for optim.name lstsq) */
 	double warmup_factor;             /* [0, 1] [0.2] */
 	bool warmup_in_steps;             /* warmup_steps given (else warmup_epochs) */
 	double warmup_epochs;             /* >= 0 [0] */

@@ -604,6 +604,7 @@ static int solve_head(struct mlip_lstsq *s, size_t h, double *theta, double *N, 
 	s->n_active[h] = na;
 	if (!na)
 		return MLIP_OK;
+	memset(K, 0, na * na * sizeof(double)); /* the lower triangle too: it is checked below */
 	for (size_t q = 0; q < na; q++) {
 		for (size_t p = 0; p <= q; p++) /* upper triangle: row act[p] <= column act[q] */
 			K[q * na + p] = N[act[q] * P + act[p]];

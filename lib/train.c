@@ -22,6 +22,7 @@
 #include "finetune.h"
 #include "evaluate.h"
 #include "lbfgs.h"
+#include "lstsq.h"
 #include "log.h"
 #include "metrics.h"
 #include "network.h"
@@ -81,6 +82,7 @@ struct trainer {
 	double *lbfgs_task_loss;              /* (n_tasks) per-task losses of the last evaluation */
 	uint64_t *lbfgs_counts;               /* (n_tasks) loss counts of the whole training set */
 	double lbfgs_gnorm;                   /* |g| at the current point */
+	int lstsq;                            /* optim.name lstsq: solved, no steps */
 };
 
 static double now(void)
@@ -247,6 +249,8 @@ static void setup_schedule(struct trainer *t)
 	t->bpe = (n + W - 1) / W;
 	t->total_steps = s->in_steps ? (uint64_t)s->steps : (uint64_t)s->epochs * t->bpe;
 	t->end_step = t->total_steps + (uint64_t)t->cfg->optim.lbfgs_steps;
+	if (t->lstsq) /* the solver takes no step */
+		t->total_steps = t->end_step = 0;
 	t->sch.warmup_factor = s->warmup_factor;
 	t->sch.lr_min_factor = s->lr_min_factor;
 	t->sch.total_steps = t->total_steps;
@@ -849,7 +853,7 @@ static void write_end_record(struct trainer *t, const char *model_path)
 	json_t *o = record(t, "end");
 	const char *key;
 	json_t *v;
-	mlip_jsonl_str(o, "optimizer", t->pg.step > t->total_steps ? "lbfgs" : "adamw");
+	mlip_jsonl_str(o, "optimizer", t->lstsq ? "lstsq" : t->pg.step > t->total_steps ? "lbfgs" : "adamw");
 	mlip_jsonl_real(o, "wall_s", now() - t->t_start);
 	json_object_foreach(t->last_train, key, v)
 		if (!strncmp(key, "loss", 4))
@@ -1054,6 +1058,56 @@ out:
 	return rc;
 }
 
+/*
+ * optim.name lstsq: the linear model's exact minimum of the training loss.
+ * Each rank adds the rows of its share of the batches (k ≡ rank mod W) to
+ * the normal equations, one reduction sums them, and the solution (rank 0's,
+ * broadcast) becomes the weights; a "train" record gives each task's loss at
+ * the solution.
+ */
+static int solve_lstsq(struct trainer *t, struct mlip_err *err)
+{
+	struct mlip_lstsq ls;
+	double t0 = now();
+	int rc = mlip_lstsq_init(&ls, t->p.model, &t->p.tasks, t->cfg->optim.ridge, err);
+	if ((rc = mlip_dist_agree(rc, err)))
+		return rc;
+	for (size_t k = (size_t)t->rank; !rc && k < t->train.n; k += (size_t)t->world) {
+		const struct mlip_batch *b = train_batch(t, k, "lstsq", err);
+		rc = b ? mlip_lstsq_add(&ls, t->p.model, &t->p.tasks, b, err) : err->code;
+	}
+	mlip_batch_release(&t->cur);
+	int rc2 = mlip_lstsq_reduce(&ls, err); /* every rank, also after a failed add */
+	rc = rc2 ? rc2 : rc;
+	if (!rc)
+		rc = mlip_lstsq_solve(&ls, t->p.model, err);
+	if (!rc && t->ema) /* evaluation, checkpoints and the model read the EMA: it is the solution */
+		memcpy(t->ema, t->p.model->params + t->shard_start, t->shard_count * sizeof(double));
+	if (!rc && is0(t)) {
+		double loss = 0;
+		for (size_t k = 0; k < t->p.tasks.n_tasks; k++)
+			loss += ls.task_loss[k];
+		for (size_t h = 0; h < t->p.tasks.n_heads; h++)
+			mlip_log(MLIP_LOG_INFO, "lstsq: head %s: %zu of %zu columns fitted, rank %zu, ridge "
+				 "%.3g", t->p.tasks.heads[h].name, ls.n_active[h], ls.n_cols, ls.rank[h],
+				 ls.lambda[h]);
+		mlip_log(MLIP_LOG_INFO, "lstsq: loss %.6g on the training set (%.1f s)", loss, now() - t0);
+		if (t->opts->metrics) {
+			json_t *o = record(t, "train");
+			mlip_jsonl_str(o, "optimizer", "lstsq");
+			for (size_t k = 0; k < t->p.tasks.n_tasks; k++)
+				if (t->p.tasks.tasks[k].has_loss)
+					task_key(o, "loss/", t->p.tasks.tasks[k].cfg->name, ls.task_loss[k]);
+			mlip_jsonl_real(o, "loss", loss);
+			mlip_jsonl_real(o, "wall_s", now() - t0);
+			keep_record(&t->last_train, o);
+			write_record(t, o, NULL);
+		}
+	}
+	mlip_lstsq_release(&ls);
+	return rc;
+}
+
 static int restore(struct trainer *t, const struct mlip_run_state *s, struct mlip_err *err)
 {
 	int rc;
@@ -1174,6 +1228,7 @@ int mlip_train_run(struct mlip_config *cfg, const struct mlip_train_opts *opts, 
 	}
 	t.cfg = &t.p.cfg;
 	t.sharded = t.cfg->train.strategy == MLIP_CFG_SHARDED;
+	t.lstsq = !strcmp(t.cfg->optim.name, "lstsq");
 	t.n_params = t.p.model->n_params;
 	if (t.sharded)
 		mlip_dist_shard(t.n_params, t.world, t.rank, &t.shard_start, &t.shard_count);
@@ -1244,14 +1299,18 @@ int mlip_train_run(struct mlip_config *cfg, const struct mlip_train_opts *opts, 
 				rc = rc ? rc : mlip_err_set(err, MLIP_EIO, "cannot write '%s'", path);
 		}
 		char lbfgs_note[96] = "";
-		if (t.end_step > t.total_steps)
+		if (t.lstsq)
+			snprintf(lbfgs_note, sizeof(lbfgs_note), ": the linear model is solved exactly "
+				 "(optim.name lstsq)");
+		else if (t.end_step > t.total_steps)
 			snprintf(lbfgs_note, sizeof(lbfgs_note), ", then %llu l-bfgs steps on the whole set",
 				 (unsigned long long)(t.end_step - t.total_steps));
 		size_t atoms = (size_t)t.train.total_atoms, systems = (size_t)t.train.total_systems;
 		size_t per = (t.ema ? 3 : 2) * sizeof(double) + 1; /* moments, EMA, decay mask */
-		mlip_log(MLIP_LOG_INFO, "optimizer state on rank 0: %zu of %zu parameters (%.2f MB: "
-			 "AdamW moments%s)", t.shard_count, t.n_params,
-			 (double)(t.shard_count * per) / 1e6, t.ema ? " and EMA" : "");
+		if (!t.lstsq)
+			mlip_log(MLIP_LOG_INFO, "optimizer state on rank 0: %zu of %zu parameters (%.2f MB: "
+				 "AdamW moments%s)", t.shard_count, t.n_params,
+				 (double)(t.shard_count * per) / 1e6, t.ema ? " and EMA" : "");
 		mlip_log(MLIP_LOG_INFO, "training on %zu batches (%zu structures, %zu atoms), %zu "
 			 "validation batches; %d rank%s (%s); %zu parameters; %llu steps, %llu per epoch%s",
 			 t.train.n, systems, atoms, t.n_val, t.world, t.world > 1 ? "s" : "",
@@ -1261,7 +1320,17 @@ int mlip_train_run(struct mlip_config *cfg, const struct mlip_train_opts *opts, 
 	if ((rc = mlip_dist_agree(rc, err)))
 		goto done;
 	t.last_ckpt_step = opts->resume_dir ? t.pg.step : UINT64_MAX;
-	if (!opts->resume_dir && t.cfg->train.eval_at_start && (rc = evaluate(&t, err)))
+	if (t.lstsq && !opts->resume_dir) {
+		if (is0(&t) && (t.cfg->schedule.given || t.cfg->optim.lbfgs_steps > 0))
+			mlip_log(MLIP_LOG_WARN, "optim.name lstsq solves the linear model exactly: "
+				 "schedule and optim.lbfgs are not used");
+		if ((rc = solve_lstsq(&t, err)))
+			goto done;
+		t.pg.ema_started = t.ema != NULL;
+		if ((rc = evaluate(&t, err)))
+			goto done;
+	}
+	if (!opts->resume_dir && !t.lstsq && t.cfg->train.eval_at_start && (rc = evaluate(&t, err)))
 		goto done;
 
 	if (!rc && opts->resume_dir && t.end_step > t.total_steps && t.pg.step >= t.total_steps &&
