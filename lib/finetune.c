@@ -938,11 +938,7 @@ int mlip_finetune_fit_scaling(struct mlip_model *m, const struct mlip_batch *con
 			      size_t *n_fitted, struct mlip_err *err)
 {
 	struct mlip_sf_stats st;
-	int rc;
-	if ((rc = mlip_model_scaling_stats_init(m, &st, err)))
-		return rc;
-	for (size_t k = 0; k < n && !rc; k++)
-		rc = mlip_model_scaling_stats_add(m, &st, b[k], err);
+	int rc = mlip_model_scaling_stats(m, &st, b, n, err);
 	if (!rc)
 		rc = mlip_finetune_set_scaling(m, &st, n_fitted, err);
 	mlip_sf_stats_release(&st);

@@ -78,27 +78,6 @@ static void work_free(struct mlip_lstsq_work *w)
 	free(w);
 }
 
-/* ---- the descriptor, whichever basis the model has ---------------------------------- */
-
-static int basis_forward(struct mlip_model *m, double *G, const size_t *row,
-			 const struct mlip_env *env, struct mlip_err *err)
-{
-	if (!m->mtp)
-		return mlip_descriptor_forward(G, row, &m->desc, env, err);
-	m->mtp->n_threads = m->desc.n_threads;
-	return mlip_mtp_forward(G, row, m->mtp, env, err);
-}
-
-static int basis_vjp_multi(struct mlip_model *m, double *g_edge, const double *dG,
-			   const size_t *row, size_t n, const struct mlip_env *env,
-			   struct mlip_err *err)
-{
-	if (!m->mtp)
-		return mlip_descriptor_vjp_multi(g_edge, dG, row, n, &m->desc, env, err);
-	m->mtp->n_threads = m->desc.n_threads;
-	return mlip_mtp_vjp_multi(g_edge, dG, row, n, m->mtp, env, err);
-}
-
 /* ---- setup --------------------------------------------------------------------------- */
 
 /* Element e's output weight (H, D_e) and bias (H) tensors. */
@@ -302,7 +281,7 @@ static int derivative_rows(struct mlip_lstsq *s, struct mlip_model *m, size_t dm
 							  : zero;
 		}
 		memset(g_edge, 0, nc * 3 * E * sizeof(double));
-		if ((rc = basis_vjp_multi(m, g_edge, oh, vrow, nc, env, err)))
+		if ((rc = mlip_model_basis_vjp_multi(m, g_edge, oh, vrow, nc, env, err)))
 			return rc;
 		memset(dpos, 0, nc * 3 * N * sizeof(double));
 		memset(dstrain, 0, nc * 9 * B * sizeof(double));
@@ -354,7 +333,7 @@ int mlip_lstsq_design(struct mlip_lstsq *s, struct mlip_model *m, const struct m
 	ds->n_atoms = N;
 	for (size_t i = 0; i < N; i++)
 		row[i] = i * dmax;
-	if ((rc = basis_forward(m, G, row, env, err)))
+	if ((rc = mlip_model_basis_forward(m, G, row, env, err)))
 		return rc;
 	energy_rows(s, m, G, dmax);
 	if (derivs)

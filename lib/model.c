@@ -941,17 +941,35 @@ void mlip_model_scaling_set(struct mlip_model *m, const struct mlip_sf_stats *st
 		mlip_sf_stats_result(st, e, elem_mean(m, e, m->params), elem_std(m, e, m->params));
 }
 
+int mlip_model_scaling_stats(struct mlip_model *m, struct mlip_sf_stats *st,
+			     const struct mlip_batch *const *b, size_t n, struct mlip_err *err)
+{
+	int rc = mlip_model_scaling_stats_init(m, st, err);
+	for (size_t k = 0; k < n && !rc; k++)
+		rc = mlip_model_scaling_stats_add(m, st, b[k], err);
+	return rc;
+}
+
 int mlip_model_fit_scaling(struct mlip_model *m, const struct mlip_batch *const *b, size_t n,
 			   struct mlip_err *err)
 {
 	struct mlip_sf_stats st;
-	int rc;
-	if ((rc = mlip_model_scaling_stats_init(m, &st, err)))
-		return rc;
-	for (size_t k = 0; k < n && !rc; k++)
-		rc = mlip_model_scaling_stats_add(m, &st, b[k], err);
+	int rc = mlip_model_scaling_stats(m, &st, b, n, err);
 	if (!rc)
 		mlip_model_scaling_set(m, &st);
 	mlip_sf_stats_release(&st);
 	return rc;
+}
+
+int mlip_model_basis_forward(struct mlip_model *m, double *G, const size_t *row,
+			     const struct mlip_env *env, struct mlip_err *err)
+{
+	return basis_forward(m, G, row, env, err);
+}
+
+int mlip_model_basis_vjp_multi(struct mlip_model *m, double *g_edge, const double *dG,
+			       const size_t *row, size_t n, const struct mlip_env *env,
+			       struct mlip_err *err)
+{
+	return basis_vjp_multi(m, g_edge, dG, row, n, env, err);
 }

@@ -173,6 +173,21 @@ int mlip_model_scaling_stats_init(const struct mlip_model *m, struct mlip_sf_sta
 int mlip_model_scaling_stats_add(struct mlip_model *m, struct mlip_sf_stats *st,
 				 const struct mlip_batch *b, struct mlip_err *err);
 void mlip_model_scaling_set(struct mlip_model *m, const struct mlip_sf_stats *st);
+/* stats_init, then stats_add over n batches (st needs mlip_sf_stats_release even on error). */
+int mlip_model_scaling_stats(struct mlip_model *m, struct mlip_sf_stats *st,
+			     const struct mlip_batch *const *b, size_t n, struct mlip_err *err);
+
+/*
+ * The descriptor passes of m's basis (symmetry functions or moment tensors)
+ * on an environment built with mlip_env_build(env, &m->desc, ...), threads
+ * as m->desc says; arguments as mlip_descriptor_forward / _vjp_multi. For
+ * code that needs the descriptor itself (the linear solver's design rows).
+ */
+int mlip_model_basis_forward(struct mlip_model *m, double *G, const size_t *row,
+			     const struct mlip_env *env, struct mlip_err *err);
+int mlip_model_basis_vjp_multi(struct mlip_model *m, double *g_edge, const double *dG,
+			       const size_t *row, size_t n, const struct mlip_env *env,
+			       struct mlip_err *err);
 
 /*
  * Evaluate batch b: energies per system and head always, forces / stress /
