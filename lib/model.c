@@ -385,6 +385,8 @@ static uint64_t fnv1a64(const char *s)
 
 /* The radial coefficients are read by the basis in place: they must be doubles. */
 _Static_assert(sizeof(mlip_real) == sizeof(double), "mtp.radial needs mlip_real double");
+/* backward's tangents (one per head) go to mlip_mtp_radial_grad in one call */
+_Static_assert(MLIP_MAX_HEADS <= MLIP_MTP_MAX_TANGENTS, "more heads than radial tangents");
 
 void mlip_model_init_params(struct mlip_model *m, uint64_t seed)
 {
