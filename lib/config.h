@@ -63,12 +63,14 @@ struct mlip_config_model {
 	int64_t angular_shells;   /* radially resolved angular shells added to the default
 				     set (mlip_descriptor_angular_shells), >= 0 [0] */
 	struct mlip_config_descriptor *descriptors;
-	/* model.descriptor: {type: mtp, level, r_min, n_radial, max_order}: the moment
-	 * tensor basis (mtp.h) instead of symmetry functions; mtp_level 0 when absent */
+	/* model.descriptor: {type: mtp, level, r_min, n_radial, max_order, train_radial}:
+	 * the moment tensor basis (mtp.h) instead of symmetry functions; mtp_level 0
+	 * when absent */
 	int64_t mtp_level;        /* even, 2..28 */
 	double mtp_r_min;         /* Å, [0], < cutoff */
 	int64_t mtp_n_radial;     /* Chebyshev functions, 0..64 [0: max(8, n_mu)] */
 	int64_t mtp_max_order;    /* moments per basis function, 1..3 [3] */
+	bool mtp_train_radial;    /* radial coefficients trained (tensor mtp.radial) [false] */
 	enum mlip_cfg_precision precision;     /* [float64] */
 };
 

@@ -60,10 +60,12 @@ struct mlip_model_work {
 					      gradients of the last backward */
 	double *g_edge;                    /* (H, E, 3) ∂o_h/∂r_e summed over atoms */
 	double *t_edge;                    /* (H, E, 3) edge tangents of the force/stress terms */
+	double *Xbar;                      /* trained radials: X's layout, ∂L/∂G and ∂L/∂Ġ_t */
+	float *Xbar32;                     /* float32: the network's ∂L/∂x, ∂L/∂ẋ_t */
 	double *energy, *stress;           /* (B, H), (B, 9, H) */
 	double *forces, *atomic;           /* (N, 3, H), (N, H) */
 	struct buf b_blk, b_row, b_rows, b_x, b_dx, b_c, b_scr, b_dout, b_ge, b_te, b_en, b_st,
-		b_f, b_at, b_dx32, b_p32;
+		b_f, b_at, b_dx32, b_p32, b_xbar, b_xbar32;
 	struct geo_slot *geo;              /* (n_geo) kept geometry (mlip_model_keep_geometry) */
 	size_t n_geo, geo_bytes, geo_max_bytes;
 };
@@ -292,12 +294,23 @@ int mlip_model_new(struct mlip_model **out, const struct mlip_model_config *c,
 				goto fail;
 		}
 	}
+	if (m->mtp && c->mtp_train_radial) {
+		const struct mlip_mtp *t = m->mtp;
+		size_t shape[4] = { t->n_elements, t->n_elements, t->n_mu, t->n_radial };
+		if ((rc = mlip_tensors_add(&m->tensors, "mtp.radial", 4, shape, MLIP_TENSOR_NO_DECAY,
+					   err)))
+			goto fail;
+		m->train_radial = 1;
+		m->radial_offset = m->tensors.t[m->tensors.n - 1].offset;
+	}
 	mlip_real *buf[2];
 	if ((rc = mlip_tensors_alloc(&m->tensors, 2, buf, err)))
 		goto fail;
 	m->n_params = m->tensors.n_params;
 	m->params = buf[0];
 	m->grads = buf[1];
+	if (m->train_radial) /* the basis reads the parameters from now on */
+		mlip_mtp_use_radial(m->mtp, m->params + m->radial_offset);
 	for (size_t e = 0; e < c->n_elements; e++) {
 		double *s = elem_std(m, e, m->params);
 		for (size_t k = 0; k < m->desc.dim[e]; k++)
@@ -326,7 +339,8 @@ static void work_release(struct mlip_model_work *w)
 {
 	struct buf *all[] = { &w->b_blk, &w->b_row, &w->b_rows, &w->b_x, &w->b_dx, &w->b_c,
 			      &w->b_scr, &w->b_dout, &w->b_ge, &w->b_te, &w->b_en, &w->b_st,
-			      &w->b_f, &w->b_at, &w->b_dx32, &w->b_p32 };
+			      &w->b_f, &w->b_at, &w->b_dx32, &w->b_p32, &w->b_xbar,
+			      &w->b_xbar32 };
 	mlip_env_release(&w->env);
 	for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++)
 		free(all[k]->p);
@@ -369,6 +383,11 @@ static uint64_t fnv1a64(const char *s)
 	return h;
 }
 
+/* The radial coefficients are read by the basis in place: they must be doubles. */
+_Static_assert(sizeof(mlip_real) == sizeof(double), "mtp.radial needs mlip_real double");
+/* backward's tangents (one per head) go to mlip_mtp_radial_grad in one call */
+_Static_assert(MLIP_MAX_HEADS <= MLIP_MTP_MAX_TANGENTS, "more heads than radial tangents");
+
 void mlip_model_init_params(struct mlip_model *m, uint64_t seed)
 {
 	for (size_t k = 0; k < m->tensors.n; k++) {
@@ -376,6 +395,11 @@ void mlip_model_init_params(struct mlip_model *m, uint64_t seed)
 		mlip_real *p = m->params + t->offset;
 		if (t->flags & MLIP_TENSOR_FROZEN)
 			continue;
+		if (m->train_radial && t->offset == m->radial_offset) {
+			/* the basis's own (seeded or given) coefficients, not random weights */
+			memcpy(p, m->mtp->radial, t->count * sizeof(double));
+			continue;
+		}
 		if (t->ndim == 1) {
 			memset(p, 0, t->count * sizeof(mlip_real));
 			continue;
@@ -417,7 +441,8 @@ size_t mlip_model_work_bytes(const struct mlip_model *m)
 	const struct mlip_env *v = &w->env;
 	const struct buf *all[] = { &w->b_blk, &w->b_row, &w->b_rows, &w->b_x, &w->b_dx, &w->b_c,
 				    &w->b_scr, &w->b_dout, &w->b_ge, &w->b_te, &w->b_en, &w->b_st,
-				    &w->b_f, &w->b_at, &w->b_dx32, &w->b_p32 };
+				    &w->b_f, &w->b_at, &w->b_dx32, &w->b_p32, &w->b_xbar,
+				    &w->b_xbar32 };
 	size_t b = v->alloc_atoms * (2 * sizeof(int32_t) + sizeof(size_t)) +
 		   v->alloc_edges * (sizeof(int32_t) + 3 * sizeof(double)) +
 		   v->alloc_systems * sizeof(double) + v->alloc_cache * sizeof(double);
@@ -463,7 +488,7 @@ static int layout(struct mlip_model *m, unsigned flags, struct mlip_err *err)
 	w->DX32 = NULL;
 	if (!(w->blk = need(&w->b_blk, N, sizeof(size_t))) ||
 	    !(w->row = need(&w->b_row, N, sizeof(size_t))) ||
-	    !(w->row_s = need(&w->b_rows, N * H, sizeof(size_t))) ||
+	    !(w->row_s = need(&w->b_rows, N * (H + 1), sizeof(size_t))) ||
 	    !(x = need(&w->b_x, nx, real)) || !(c = need(&w->b_c, nc, real)) ||
 	    !(w->energy = need(&w->b_en, B * H, sizeof(double))) ||
 	    !(w->atomic = need(&w->b_at, N * H, sizeof(double))))
@@ -481,6 +506,12 @@ static int layout(struct mlip_model *m, unsigned flags, struct mlip_err *err)
 	if ((flags & MLIP_MODEL_TRAIN) &&
 	    (!(w->t_edge = need(&w->b_te, 3 * E * H, sizeof(double))) ||
 	     !(dout = need(&w->b_dout, no, real))))
+		goto nomem;
+	w->Xbar = NULL;
+	w->Xbar32 = NULL;
+	if ((flags & MLIP_MODEL_TRAIN) && m->train_radial &&
+	    (!(w->Xbar = need(&w->b_xbar, nx, sizeof(double))) ||
+	     (f32 && !(w->Xbar32 = need(&w->b_xbar32, nx, sizeof(float))))))
 		goto nomem;
 	w->X = f32 ? NULL : x;
 	w->C = f32 ? NULL : c;
@@ -513,7 +544,7 @@ nomem:
 
 /*
  * Offsets of streams s0 .. s0 + n − 1 in X (dx = 0) or DX (dx = 1) for every
- * atom: row_s[q·N + i] for stream s0 + q.
+ * atom: row_s[q·N + i] for stream s0 + q (n <= H + 1).
  */
 static void stream_rows(struct mlip_model *m, size_t s0, size_t n, int dx)
 {
@@ -607,7 +638,9 @@ static void net_input_grad(struct mlip_model *m, size_t e)
 /*
  * Element e's tangents ẋ = Ġ/s (Ġ from the JVP, in X's tangent streams or,
  * float32, in DX's first n_tan streams), the network's tangent pass and
- * backward: weight gradients into m->grads, or g32 in float32.
+ * backward: weight gradients into m->grads, or g32 in float32. With trained
+ * radials also the adjoints of the descriptor rows, ∂L/∂G = ∂L/∂x / s and
+ * ∂L/∂Ġ_t = ∂L/∂ẋ_t / s, into Xbar (X's layout, streams 0 .. n_tan).
  */
 static void net_backward(struct mlip_model *m, size_t e, const size_t *head, size_t n_tan)
 {
@@ -625,8 +658,15 @@ static void net_backward(struct mlip_model *m, size_t e, const size_t *head, siz
 		elem_params32(m, e, w->p32, &p);
 		elem_params32(m, e, w->g32, &g);
 		mlip_mlp_tangent_f32(&w->cache32[e], &m->net[e], &p, n_tan);
-		mlip_mlp_backward_f32(&g, w->scratch32, w->dout32 + w->obase[e], head, n_tan,
-				      &w->cache32[e], &m->net[e], &p);
+		float *xb32 = w->Xbar32 ? w->Xbar32 + w->xbase[e] : NULL;
+		mlip_mlp_backward_input_f32(&g, xb32, w->scratch32, w->dout32 + w->obase[e], head,
+					    n_tan, &w->cache32[e], &m->net[e], &p);
+		if (xb32) {
+			double *xb = w->Xbar + w->xbase[e];
+			for (size_t r = 0; r < (1 + n_tan) * n; r++)
+				for (size_t d = 0; d < D; d++)
+					xb[r * D + d] = (double)xb32[r * D + d] / sd[d];
+		}
 		return;
 	}
 	double *xd = w->X + w->xbase[e] + n * D;
@@ -637,8 +677,12 @@ static void net_backward(struct mlip_model *m, size_t e, const size_t *head, siz
 	elem_params(m, e, m->params, &p);
 	elem_params(m, e, m->grads, &g);
 	mlip_mlp_tangent_f64(&w->cache[e], &m->net[e], &p, n_tan);
-	mlip_mlp_backward_f64(&g, w->scratch, w->dout + w->obase[e], head, n_tan, &w->cache[e],
-			      &m->net[e], &p);
+	double *xb = w->Xbar ? w->Xbar + w->xbase[e] : NULL;
+	mlip_mlp_backward_input_f64(&g, xb, w->scratch, w->dout + w->obase[e], head, n_tan,
+				    &w->cache[e], &m->net[e], &p);
+	for (size_t r = 0; xb && r < (1 + n_tan) * n; r++)
+		for (size_t d = 0; d < D; d++)
+			xb[r * D + d] /= sd[d];
 }
 
 /* ---- forward ------------------------------------------------------------------------ */
@@ -746,7 +790,7 @@ static int forward(struct mlip_model *m, const struct mlip_batch *b, struct geo_
 		return rc;
 	size_t N = env->n_atoms, B = env->n_systems, H = m->config.n_heads;
 	size_t n_el = m->desc.n_elements;
-	if (hit) {
+	if (hit && !m->train_radial) { /* trained radials: the rows change with the weights */
 		g_rows_copy(m, gs->G, 0);
 	} else {
 		/* A VJP (forces, stress) or a JVP (training) follows: evaluate the edges'
@@ -912,6 +956,15 @@ int mlip_model_backward(struct mlip_model *m, const struct mlip_batch *b, const 
 	if (f32) /* the float gradients join the double ones */
 		for (size_t k = 0; k < m->n_params; k++)
 			m->grads[k] += (double)w->g32[k];
+	if (m->train_radial) {
+		/* the radial coefficients: through G (energy terms, and the network's
+		 * second-order part of the tangents) and through the tangents Ġ_t */
+		stream_rows(m, 0, 1 + n_tan, 0);
+		m->mtp->n_threads = m->desc.n_threads;
+		if ((rc = mlip_mtp_radial_grad(m->grads + m->radial_offset, w->Xbar, w->row_s,
+					       w->t_edge, n_tan, m->mtp, env, err)))
+			return rc;
+	}
 	return MLIP_OK;
 }
 

@@ -10,6 +10,14 @@
  *   Sym.sf_mean (D), Sym.sf_std (D)   input scaling; NO_DECAY | FROZEN
  *   Sym.w1 (w1, D), Sym.b1 (w1), ..., Sym.wL, Sym.bL
  *   Sym.w_out (H, wL), Sym.b_out (H)   biases are NO_DECAY
+ * and, last, for a moment tensor basis with config.mtp_train_radial,
+ *   mtp.radial (S, S, n_mu, n_radial)  the radial coefficients c[a][b][μ][β]
+ *                                      of mtp.h; NO_DECAY
+ * which starts from (and mlip_model_init_params resets it to) the basis's
+ * default coefficients, so that an untrained model's descriptors are those
+ * of the fixed basis bit for bit. Its gradient is exact (mlip_mtp_radial_grad
+ * on the adjoints the network's backward returns for its inputs); the kept
+ * geometry then keeps the environments but not the descriptor rows.
  * The scaling is stored as parameters so that it travels with the weights
  * (checkpoints are the table plus the blob); its gradient is always zero.
  *
@@ -100,6 +108,8 @@ struct mlip_model_config {
 	int mtp_level;                         /* > 0: the moment tensor basis of this level
 						  (mtp.h) instead of symmetry functions */
 	struct mlip_mtp_options mtp;           /* its options (radial NULL: the default) */
+	int mtp_train_radial;                  /* 1: its radial coefficients are the trained
+						  tensor mtp.radial (0: fixed, not stored) */
 	enum mlip_precision precision;         /* of the network pass (network.h) */
 };
 
@@ -138,6 +148,8 @@ struct mlip_model {
 	size_t n_params;                  /* elements per buffer (tensors.n_params) */
 	mlip_real *params, *grads;        /* (n_params) each, one allocation */
 	size_t tensor0[MLIP_MAX_ELEMENTS]; /* first tensor of each element in the table */
+	int train_radial;                 /* the table ends with mtp.radial, which m->mtp reads */
+	size_t radial_offset;             /* of mtp.radial in params and grads */
 	int naive;                        /* 1: loop kernels instead of BLAS (reference) */
 	enum mlip_precision precision;    /* of the network pass; config.precision at creation */
 	struct mlip_model_work *work;

@@ -48,8 +48,10 @@ int mlip_potential_model_config(const struct mlip_config_model *cm,
 	mc->seed = cm->seed;
 	mc->precision = cm->precision == MLIP_CFG_FLOAT32 ? MLIP_FLOAT32 : MLIP_FLOAT64;
 	if (cm->mtp_level > 0) {
-		/* the moment tensor basis: its radial coefficients follow from the model seed */
+		/* the moment tensor basis: its radial coefficients follow from the model seed,
+		 * and are the tensor mtp.radial when trained */
 		mc->mtp_level = (int)cm->mtp_level;
+		mc->mtp_train_radial = cm->mtp_train_radial;
 		mc->mtp.r_min = cm->mtp_r_min;
 		mc->mtp.n_radial = (size_t)cm->mtp_n_radial;
 		mc->mtp.max_order = (int)cm->mtp_max_order;

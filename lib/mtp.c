@@ -563,6 +563,7 @@ int mlip_mtp_init(struct mlip_mtp *m, const int *z, size_t n_el, double cutoff, 
 			}
 		memcpy(m->radial, opt->radial, nc * sizeof(double));
 	}
+	m->coef = m->radial;
 	for (size_t e = 0; e < S; e++)
 		m->dim[e] = m->n_basis;
 	m->max_dim = m->n_basis;
@@ -703,7 +704,7 @@ void mlip_mtp_radial(double *f, double *df, const struct mlip_mtp *m, size_t a, 
 	double *slot = malloc(m->plan->nb_stride * sizeof(double));
 	double r[3] = { R, 0, 0 };
 	MLIP_ASSERT(slot);
-	edge_eval(slot, m, m->radial + (a * m->n_elements + b) * m->n_mu * m->n_radial, r, 0);
+	edge_eval(slot, m, m->coef + (a * m->n_elements + b) * m->n_mu * m->n_radial, r, 0);
 	const double *hd = slot + slot_head(m->plan);
 	for (size_t mu = 0; mu < m->n_mu; mu++) {
 		if (f)
@@ -723,6 +724,7 @@ struct mtp_work {
 	double *nb;   /* (max_nb, nb_stride) edge slots */
 	double *D;    /* (n_mono) */
 	double *tmp;  /* (2 n_terms) */
+	double *G;    /* (n_basis) a row no one reads (the radial gradient's tangents) */
 	void *mem;
 };
 
@@ -731,7 +733,7 @@ static int work_alloc(struct mtp_work *w, const struct mlip_mtp *m, size_t max_n
 	const struct mtp_plan *p = m->plan;
 #define R8(x) (((x) + 7) & ~(size_t)7)
 	size_t nx = R8(p->n_x), nd = nx + n_w * nx + R8((max_nb ? max_nb : 1) * p->nb_stride) +
-				       R8(p->n_mono) + R8(2 * p->n_terms + 1);
+				       R8(p->n_mono) + R8(2 * p->n_terms + 1) + R8(m->n_basis);
 	memset(w, 0, sizeof(*w));
 	w->n_w = n_w;
 	w->mem = aligned_alloc(64, nd * sizeof(double));
@@ -742,6 +744,7 @@ static int work_alloc(struct mtp_work *w, const struct mlip_mtp *m, size_t max_n
 	w->nb = w->dX + n_w * nx;
 	w->D = w->nb + R8((max_nb ? max_nb : 1) * p->nb_stride);
 	w->tmp = w->D + R8(p->n_mono);
+	w->G = w->tmp + R8(2 * p->n_terms + 1);
 #undef R8
 	return 0;
 }
@@ -777,10 +780,10 @@ MTP_CLONES static void atom_tensors(struct mtp_work *w, const struct mlip_mtp *m
 		double *slot = w->nb + e * st;
 		size_t b = (size_t)env->species[env->nbr[e0 + e]];
 		if (derivs)
-			edge_eval(slot, m, m->radial + (a * S + b) * nm * m->n_radial,
+			edge_eval(slot, m, m->coef + (a * S + b) * nm * m->n_radial,
 				  env->r + 3 * (e0 + e), 1);
 		else
-			edge_eval(slot, m, m->radial + (a * S + b) * nm * m->n_radial,
+			edge_eval(slot, m, m->coef + (a * S + b) * nm * m->n_radial,
 				  env->r + 3 * (e0 + e), 0);
 		const double *f = slot + hd + 5, *mono = slot;
 		for (size_t mu = 0; mu < nm; mu++) {
@@ -909,6 +912,26 @@ MTP_CLONES static void atom_vjp(double *g_edge, double *dX, const double *wt, st
 	}
 }
 
+/*
+ * The tangents of an edge's monomials along û' = (t0, t1, t2), from its slot's
+ * powers of x and yz tables (edge_eval's segments): dmono (n_mono).
+ */
+MTP_INLINE void mono_tangent(double *dmono, const double *px, const double *yz, int R,
+			     double t0, double t1, double t2)
+{
+	const size_t nyz = n_comp(R);
+	const double *dyz = yz + nyz, *dzz = dyz + nyz;
+	double *seg = dmono;
+	for (int nu = 0; nu <= R; nu++)
+		for (int d = 0, o = 0; d <= nu; seg += d + 1, o += ++d) {
+			const int pp = nu - d;
+			const double *a = yz + o, *ay = dyz + o, *az = dzz + o;
+			double cx = pp ? pp * px[pp - 1] * t0 : 0, cy = px[pp] * t1, cz = px[pp] * t2;
+			for (int k = 0; k <= d; k++)
+				seg[k] = cx * a[k] + cy * ay[k] + cz * az[k];
+		}
+}
+
 /* dG row of atom i along the edge tangents t (E, 3). */
 MTP_CLONES static void atom_jvp(double *dG, double *dX, const double *t, struct mtp_work *w,
 				const struct mlip_mtp *m, const struct mlip_env *env, size_t i)
@@ -919,7 +942,6 @@ MTP_CLONES static void atom_jvp(double *dG, double *dX, const double *t, struct 
 	const size_t e0 = env->first[i], ne = env->first[i + 1] - e0;
 	double *restrict dmono = w->D;
 	const int R = p->max_rank;
-	const size_t nyz = n_comp(R);
 	memset(dX, 0, p->mom_off[nm] * sizeof(double));
 	for (size_t e = 0; e < ne; e++) {
 		const double *mono = w->nb + e * st, *u = mono + hd, *f = u + 5, *df = f + nm;
@@ -927,16 +949,8 @@ MTP_CLONES static void atom_jvp(double *dG, double *dX, const double *t, struct 
 		double Rd = u[0] * tv[0] + u[1] * tv[1] + u[2] * tv[2], inv = u[4];
 		double t0 = (tv[0] - Rd * u[0]) * inv, t1 = (tv[1] - Rd * u[1]) * inv;
 		double t2 = (tv[2] - Rd * u[2]) * inv;
-		const double *px = df + nm, *yz = px + R + 1, *dyz = yz + nyz, *dzz = dyz + nyz;
-		double *seg = dmono;
-		for (int nu = 0; nu <= R; nu++)
-			for (int d = 0, o = 0; d <= nu; seg += d + 1, o += ++d) {
-				const int pp = nu - d;
-				const double *a = yz + o, *ay = dyz + o, *az = dzz + o;
-				double cx = pp ? pp * px[pp - 1] * t0 : 0, cy = px[pp] * t1, cz = px[pp] * t2;
-				for (int k = 0; k <= d; k++)
-					seg[k] = cx * a[k] + cy * ay[k] + cz * az[k];
-			}
+		const double *px = df + nm;
+		mono_tangent(dmono, px, px + R + 1, R, t0, t1, t2);
 		for (size_t mu = 0; mu < nm; mu++) {
 			double *restrict dM = dX + p->mom_off[mu];
 			const double fm = f[mu], dfm = df[mu] * Rd;
@@ -965,9 +979,126 @@ MTP_CLONES static void atom_jvp(double *dG, double *dX, const double *t, struct 
 	}
 }
 
+/* Q_β(R) and dQ_β/dR of the radial basis (mtp.h), n_radial values each. */
+static void radial_basis(double *Q, double *dQ, const struct mlip_mtp *m, double R)
+{
+	const size_t nr = m->n_radial;
+	double span = m->cutoff - m->r_min, xi = (2 * R - m->r_min - m->cutoff) / span;
+	double dxi = 2 / span, t = 1 - R / m->cutoff, w = t * t, dw = -2 * t / m->cutoff;
+	double T[64], dT[64];
+	T[0] = 1, dT[0] = 0;
+	if (nr > 1)
+		T[1] = xi, dT[1] = 1;
+	for (size_t k = 2; k < nr; k++) {
+		T[k] = 2 * xi * T[k - 1] - T[k - 2];
+		dT[k] = 2 * T[k - 1] + 2 * xi * dT[k - 1] - dT[k - 2];
+	}
+	for (size_t k = 0; k < nr; k++) {
+		Q[k] = T[k] * w;
+		dQ[k] = dT[k] * dxi * w + T[k] * dw;
+	}
+}
+
+/*
+ * Atom i's part of the radial gradient (mlip_mtp_radial_grad), after
+ * atom_tensors: gc (S, n_mu, n_radial) += over its edges, by neighbour
+ * element. aG is ∂L/∂G_i, aT[t] ∂L/∂dG_{t,i}. The program: the tangents
+ * Ẋ_t (atom_jvp), then the adjoints backwards through G = Σ mult x y and
+ * Ġ_t = Σ mult (ẋ y + x ẏ) (into X̄ and Ẋ̄_t), through the products
+ * P = Σ coef A B and Ṗ_t = Σ coef (Ȧ B + A Ḃ) (products are made of moments
+ * only, so one sweep over the terms finishes them), and at last per edge
+ * the moments' linear dependence on c.
+ */
+static void atom_radial(double *gc, struct mtp_work *w, const struct mlip_mtp *m,
+			const struct mlip_env *env, size_t i, const double *aG,
+			const double *const *aT, const double *t_edge, size_t n_tan)
+{
+	const struct mtp_plan *p = m->plan;
+	const size_t nx = p->n_x, nm = m->n_mu, nr = m->n_radial, st = p->nb_stride;
+	const size_t hd = slot_head(p), E = env->n_edges;
+	const double *X = w->X;
+	double *Xb = w->dX, *Xd = w->dX + nx, *Xdb = w->dX + (1 + n_tan) * nx;
+	for (size_t t = 0; t < n_tan; t++)
+		atom_jvp(w->G, Xd + t * nx, t_edge + 3 * E * t, w, m, env, i);
+	memset(Xb, 0, nx * sizeof(double));
+	memset(Xdb, 0, n_tan * nx * sizeof(double));
+	for (size_t f = 0; f < m->n_basis; f++) {
+		const struct mtp_dot *d = &p->dots[f];
+		const double *x = X + d->x, *y = X + d->y, *mult = p->mult + d->g0;
+		double a = aG[f];
+		for (size_t c = 0; c < d->n; c++) {
+			Xb[d->x + c] += a * mult[c] * y[c];
+			Xb[d->y + c] += a * mult[c] * x[c];
+		}
+		for (size_t t = 0; t < n_tan; t++) {
+			const double *xd = Xd + t * nx + d->x, *yd = Xd + t * nx + d->y;
+			double *xdb = Xdb + t * nx + d->x, *ydb = Xdb + t * nx + d->y, b = aT[t][f];
+			if (b == 0)
+				continue;
+			for (size_t c = 0; c < d->n; c++) {
+				xdb[c] += b * mult[c] * y[c];
+				ydb[c] += b * mult[c] * x[c];
+				Xb[d->x + c] += b * mult[c] * yd[c];
+				Xb[d->y + c] += b * mult[c] * xd[c];
+			}
+		}
+	}
+	for (size_t q = 0; q < p->n_terms; q++) {
+		const struct mtp_term *tm = &p->terms[q];
+		double pb = tm->coef * Xb[tm->out];
+		Xb[tm->a] += pb * X[tm->b];
+		Xb[tm->b] += pb * X[tm->a];
+		for (size_t t = 0; t < n_tan; t++) {
+			const double *xd = Xd + t * nx;
+			double *xdb = Xdb + t * nx, pdb = tm->coef * xdb[tm->out];
+			xdb[tm->a] += pdb * X[tm->b];
+			xdb[tm->b] += pdb * X[tm->a];
+			Xb[tm->a] += pdb * xd[tm->b];
+			Xb[tm->b] += pdb * xd[tm->a];
+		}
+	}
+	const size_t e0 = env->first[i], ne = env->first[i + 1] - e0;
+	const int R = p->max_rank;
+	double *dmono = w->D, Q[64], dQ[64];
+	for (size_t e = 0; e < ne; e++) {
+		const double *mono = w->nb + e * st, *u = mono + hd, *px = u + 5 + 2 * nm;
+		size_t b = (size_t)env->species[env->nbr[e0 + e]];
+		double s_val[64], s_der[64]; /* per μ: the factors of Q_β and of Q'_β */
+		for (size_t mu = 0; mu < nm; mu++) {
+			const size_t o = p->mom_off[mu], n = p->mom_off[mu + 1] - o;
+			double sv = 0;
+			for (size_t g = 0; g < n; g++)
+				sv += Xb[o + g] * mono[g];
+			s_val[mu] = sv;
+			s_der[mu] = 0;
+		}
+		for (size_t t = 0; t < n_tan; t++) {
+			const double *tv = t_edge + 3 * E * t + 3 * (e0 + e), *xdb = Xdb + t * nx;
+			double Rd = u[0] * tv[0] + u[1] * tv[1] + u[2] * tv[2], inv = u[4];
+			mono_tangent(dmono, px, px + R + 1, R, (tv[0] - Rd * u[0]) * inv,
+				     (tv[1] - Rd * u[1]) * inv, (tv[2] - Rd * u[2]) * inv);
+			for (size_t mu = 0; mu < nm; mu++) {
+				const size_t o = p->mom_off[mu], n = p->mom_off[mu + 1] - o;
+				double sv = 0, sd = 0;
+				for (size_t g = 0; g < n; g++) {
+					sv += xdb[o + g] * dmono[g];
+					sd += xdb[o + g] * mono[g];
+				}
+				s_val[mu] += sv;
+				s_der[mu] += Rd * sd;
+			}
+		}
+		radial_basis(Q, dQ, m, u[3]);
+		double *g = gc + b * nm * nr;
+		for (size_t mu = 0; mu < nm; mu++)
+			for (size_t k = 0; k < nr; k++)
+				g[mu * nr + k] += Q[k] * s_val[mu] + dQ[k] * s_der[mu];
+	}
+}
+
 /* ---- passes over the atoms ------------------------------------------------------- */
 
-enum { MTP_FORWARD, MTP_VJP, MTP_JVP };
+enum { MTP_FORWARD, MTP_VJP, MTP_JVP, MTP_RADIAL };
 
 struct mtp_pass {
 	int mode;
@@ -976,13 +1107,33 @@ struct mtp_pass {
 	const double *dG;     /* VJP: input rows */
 	const size_t *row;    /* (n_w, N) */
 	double *g_edge;       /* VJP: (n_w, E, 3) */
-	const double *t_edge; /* JVP: (n_w, E, 3) */
+	const double *t_edge; /* JVP, radial: (n_w, E, 3) */
+	const double *adj;    /* radial: adjoint rows, at row (1 + n_w, N) */
+	double *g_atom;       /* radial: (n_centres, S, n_mu, n_radial) each atom's part */
 };
 
 static void pass_atom(struct mtp_work *w, const struct mtp_pass *ps, const struct mlip_mtp *m,
 		      const struct mlip_env *env, size_t i)
 {
 	const size_t N = env->n_atoms, E = env->n_edges, nx = m->plan->n_x;
+	if (ps->mode == MTP_RADIAL) {
+		const size_t nc = m->n_elements * m->n_mu * m->n_radial;
+		const double *aT[MLIP_MTP_MAX_TANGENTS];
+		int any = 0;
+		for (size_t h = 0; h <= ps->n_w && !any; h++) {
+			const double *g = ps->adj + ps->row[h * N + i];
+			for (size_t k = 0; k < m->n_basis && !any; k++)
+				any = g[k] != 0;
+		}
+		if (!any)
+			return;
+		for (size_t t = 0; t < ps->n_w; t++)
+			aT[t] = ps->adj + ps->row[(1 + t) * N + i];
+		atom_tensors(w, m, env, i, 1);
+		atom_radial(ps->g_atom + i * nc, w, m, env, i, ps->adj + ps->row[i], aT, ps->t_edge,
+			    ps->n_w);
+		return;
+	}
 	if (ps->mode == MTP_VJP) {
 		int any = 0;
 		for (size_t h = 0; h < ps->n_w && !any; h++) {
@@ -1020,8 +1171,10 @@ static int run_pass(const struct mtp_pass *ps, const struct mlip_mtp *m,
 	MTP_PRAGMA(omp parallel num_threads(nt) if (nt > 1) reduction(| : fail))
 	{
 		struct mtp_work w;
-		/* Only the first n_w adjoint rows are used at a time; one pass holds them all. */
-		fail = work_alloc(&w, m, env->max_nb, ps->n_w) != 0;
+		/* Only the first n_w adjoint rows are used at a time; one pass holds them all.
+		 * The radial gradient keeps X̄ and, per tangent, Ẋ and its adjoint. */
+		fail = work_alloc(&w, m, env->max_nb,
+				  ps->mode == MTP_RADIAL ? 1 + 2 * ps->n_w : ps->n_w) != 0;
 		MTP_PRAGMA(omp for schedule(dynamic, MTP_ATOMS_PER_TASK))
 		for (size_t i = 0; i < N; i++)
 			if (!fail)
@@ -1064,4 +1217,34 @@ int mlip_mtp_jvp(double *dG, const size_t *row, const double *t_edge, const stru
 		 const struct mlip_env *env, struct mlip_err *err)
 {
 	return mlip_mtp_jvp_multi(dG, row, t_edge, 1, m, env, err);
+}
+
+void mlip_mtp_use_radial(struct mlip_mtp *m, const double *c)
+{
+	m->coef = c ? c : m->radial;
+}
+
+int mlip_mtp_radial_grad(double *g_radial, const double *adj, const size_t *row,
+			 const double *t_edge, size_t n_tan, const struct mlip_mtp *m,
+			 const struct mlip_env *env, struct mlip_err *err)
+{
+	const size_t S = m->n_elements, nc = S * m->n_mu * m->n_radial, N = env->n_centres;
+	if (n_tan > MLIP_MTP_MAX_TANGENTS)
+		return mlip_err_set(err, MLIP_EINVAL, "at most %d tangents, not %zu",
+				    MLIP_MTP_MAX_TANGENTS, n_tan);
+	double *g_atom = calloc(N * nc + 1, sizeof(double));
+	if (!g_atom)
+		return mlip_err_set(err, MLIP_ENOMEM, "out of memory for the radial gradient");
+	struct mtp_pass ps = { .mode = MTP_RADIAL, .n_w = n_tan, .row = row, .adj = adj,
+			       .t_edge = t_edge, .g_atom = g_atom };
+	int rc = run_pass(&ps, m, env, err);
+	/* in atom order, whatever thread made each part */
+	for (size_t i = 0; !rc && i < N; i++) {
+		double *g = g_radial + (size_t)env->species[i] * nc;
+		const double *ga = g_atom + i * nc;
+		for (size_t k = 0; k < nc; k++)
+			g[k] += ga[k];
+	}
+	free(g_atom);
+	return rc;
 }

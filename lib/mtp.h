@@ -52,8 +52,8 @@
  *   is even (odd levels give the basis of the level below). The same basis
  *   serves every central element: dim[e] = n_basis.
  *
- *   Default radial coefficients (stage 1 keeps them fixed; training them is
- *   the model's job): for each ordered pair (a, b) of element indices, an
+ *   Default radial coefficients (a model may train them: mlip_mtp_use_radial
+ *   and mlip_mtp_radial_grad): for each ordered pair (a, b) of element indices, an
  *   n_mu × n_radial matrix with orthonormal rows, the rows being modified
  *   Gram-Schmidt (in row order) of a matrix of standard normal draws g, row
  *   major, from mlip_rng_seed2(seed, a·S + b): g = √(−2 ln(1 − u1))
@@ -82,6 +82,7 @@
 
 #define MLIP_MTP_MAX_LEVEL 28 /* moment ranks stay <= 13 */
 #define MLIP_MTP_MAX_ORDER 3  /* moment tensors per basis function */
+#define MLIP_MTP_MAX_TANGENTS 8 /* of one mlip_mtp_radial_grad (a model's heads) */
 
 /* One basis function: k moment tensors (μ[q], ν[q]), q < k; unused slots −1. */
 struct mlip_mtp_func {
@@ -110,7 +111,10 @@ struct mlip_mtp {
 	int level, max_order;
 	size_t n_radial, n_mu;
 	uint64_t seed;
-	double *radial;                 /* (S, S, n_mu, n_radial) owned */
+	double *radial;                 /* (S, S, n_mu, n_radial) owned: the default or given
+					   coefficients */
+	const double *coef;             /* (S, S, n_mu, n_radial) the coefficients every pass
+					   reads: radial, or borrowed (mlip_mtp_use_radial) */
 	size_t n_basis;
 	struct mlip_mtp_func *func;     /* (n_basis) owned, in basis order */
 	size_t dim[MLIP_MAX_ELEMENTS];  /* n_basis for every element */
@@ -162,6 +166,31 @@ int mlip_mtp_vjp_multi(double *g_edge, const double *dG, const size_t *row, size
 		       const struct mlip_mtp *m, const struct mlip_env *env, struct mlip_err *err);
 int mlip_mtp_jvp_multi(double *dG, const size_t *row, const double *t_edge, size_t n,
 		       const struct mlip_mtp *m, const struct mlip_env *env, struct mlip_err *err);
+
+/*
+ * Trainable radial coefficients. use_radial makes every pass read c (S, S,
+ * n_mu, n_radial; borrowed, e.g. a model's parameter tensor, which may change
+ * between calls) instead of m->radial; NULL goes back to m->radial.
+ *
+ * radial_grad accumulates the gradient of a training loss L with respect to
+ * those coefficients, where L depends on the basis through the rows G_i and
+ * their tangents dG_{t,i} along t_edge + 3E·t (t < n_tan, as
+ * mlip_mtp_jvp_multi): given the adjoints in adj, at row[i] for ∂L/∂G_i and
+ * at row[(1 + t)·N + i] for ∂L/∂dG_{t,i} (row is (1 + n_tan, N)),
+ *   g_radial (S, S, n_mu, n_radial) += Σ_i ∂L/∂G_i · ∂G_i/∂c
+ *                                     + Σ_{t,i} ∂L/∂dG_{t,i} · ∂dG_{t,i}/∂c.
+ * Exact: M and dM are linear in c, so per moment (μ, ν) the gradient is
+ * Σ_j Q_β(R_j) (M̄ û_j^{⊗ν} + dM̄ d(û_j^{⊗ν})) + Q'_β(R_j) dR_j dM̄ û_j^{⊗ν},
+ * with M̄ the adjoint of M (through G and through the second-order part of
+ * dG) and dM̄ that of dM. Results are the same for any thread count (the
+ * atoms' parts are summed in atom order). Costs about a JVP per tangent plus
+ * a VJP; inference never calls it. MLIP_EINVAL (n_tan > MLIP_MTP_MAX_TANGENTS),
+ * MLIP_ENOMEM.
+ */
+void mlip_mtp_use_radial(struct mlip_mtp *m, const double *c);
+int mlip_mtp_radial_grad(double *g_radial, const double *adj, const size_t *row,
+			 const double *t_edge, size_t n_tan, const struct mlip_mtp *m,
+			 const struct mlip_env *env, struct mlip_err *err);
 
 /* Threads for n_atoms atoms: mlip_descriptor_threads's rule with m->n_threads. */
 int mlip_mtp_threads(const struct mlip_mtp *m, size_t n_atoms);

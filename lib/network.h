@@ -118,6 +118,12 @@ size_t mlip_mlp_scratch_count(const struct mlip_mlp *net, size_t n, size_t n_str
  *     Σ_rows Σ_h dout[r][h] o[r][h]  +  Σ_{t=1..n_tan} Σ_rows ȯ_t[r][head[t−1]].
  *   dout (n, H) may be NULL (no primal term). Needs forward and, if
  *   n_tan > 0, tangent. scratch: mlip_mlp_scratch_count(net, n, 1 + n_tan).
+ * mlip_mlp_backward_input(g, dx, scratch, dout, head, n_tan, c, net, p): the
+ *   same, and (dx not NULL) the gradient of that objective with respect to
+ *   the inputs of every stream: dx ((1 + n_tan)·n, width[0]), overwritten;
+ *   rows 0..n−1 the primal x (through o and, with φ'', through the ȯ_t),
+ *   block 1 + t the direction ẋ_t (∂o[head[t]]/∂x). A trainable descriptor
+ *   takes its gradient from there.
  */
 #define MLIP_NETWORK_API(T, S)                                                                   \
 	void mlip_act_eval##S(enum mlip_activation a, T x, T *f, T *d1, T *d2);                  \
@@ -157,7 +163,12 @@ size_t mlip_mlp_scratch_count(const struct mlip_mlp *net, size_t n, size_t n_str
 	void mlip_mlp_backward##S(struct mlip_mlp_params##S *g, T *scratch, const T *dout,       \
 				  const size_t *head, size_t n_tan,                              \
 				  const struct mlip_mlp_cache##S *c, const struct mlip_mlp *net, \
-				  const struct mlip_mlp_params##S *p);
+				  const struct mlip_mlp_params##S *p);                            \
+	void mlip_mlp_backward_input##S(struct mlip_mlp_params##S *g, T *dx, T *scratch,        \
+					const T *dout, const size_t *head, size_t n_tan,         \
+					const struct mlip_mlp_cache##S *c,                       \
+					const struct mlip_mlp *net,                              \
+					const struct mlip_mlp_params##S *p);
 
 MLIP_NETWORK_API(double, _f64)
 MLIP_NETWORK_API(float, _f32)

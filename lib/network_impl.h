@@ -260,10 +260,11 @@ void NET_FN(mlip_mlp_input_grad)(T *dx, T *scratch, const struct NET_FN(mlip_mlp
 	}
 }
 
-void NET_FN(mlip_mlp_backward)(struct NET_FN(mlip_mlp_params) *g, T *scratch, const T *dout,
-			       const size_t *head, size_t n_tan,
-			       const struct NET_FN(mlip_mlp_cache) *c, const struct mlip_mlp *net,
-			       const struct NET_FN(mlip_mlp_params) *p)
+void NET_FN(mlip_mlp_backward_input)(struct NET_FN(mlip_mlp_params) *g, T *dx, T *scratch,
+				     const T *dout, const size_t *head, size_t n_tan,
+				     const struct NET_FN(mlip_mlp_cache) *c,
+				     const struct mlip_mlp *net,
+				     const struct NET_FN(mlip_mlp_params) *p)
 {
 	size_t n = c->n, L = net->n_hidden, H = net->width[L + 1], S = 1 + n_tan;
 	size_t half = mlip_mlp_scratch_count(net, n, S) / 2;
@@ -281,8 +282,11 @@ void NET_FN(mlip_mlp_backward)(struct NET_FN(mlip_mlp_params) *g, T *scratch, co
 	NET_FN(linear_bwd)(net, NULL, g->w[L], ab, NET_FN(layer_in)(c, L), p->w[L], S * n,
 			   net->width[L], H);
 	NET_FN(mlip_bias_backward)(g->b[L], ab, n, H);
-	if (!L)
+	if (!L) {
+		if (dx)
+			NET_FN(linear_din)(net, dx, ab, p->w[L], S * n, net->width[L], H);
 		return;
+	}
 	NET_FN(linear_din)(net, zb, ab, p->w[L], S * n, net->width[L], H);
 	for (size_t l = L; l-- > 0;) {
 		size_t w = net->width[l + 1], nw = n * w;
@@ -303,7 +307,17 @@ void NET_FN(mlip_mlp_backward)(struct NET_FN(mlip_mlp_params) *g, T *scratch, co
 		NET_FN(mlip_bias_backward)(g->b[l], ab, n, w);
 		if (l)
 			NET_FN(linear_din)(net, zb, ab, p->w[l], S * n, net->width[l], w);
+		else if (dx)
+			NET_FN(linear_din)(net, dx, ab, p->w[l], S * n, net->width[l], w);
 	}
+}
+
+void NET_FN(mlip_mlp_backward)(struct NET_FN(mlip_mlp_params) *g, T *scratch, const T *dout,
+			       const size_t *head, size_t n_tan,
+			       const struct NET_FN(mlip_mlp_cache) *c, const struct mlip_mlp *net,
+			       const struct NET_FN(mlip_mlp_params) *p)
+{
+	NET_FN(mlip_mlp_backward_input)(g, NULL, scratch, dout, head, n_tan, c, net, p);
 }
 
 #undef T

@@ -775,6 +775,173 @@ START_TEST(test_mtp_model)
 }
 END_TEST
 
+/* ---- trainable radial coefficients ------------------------------------------------------------ */
+
+static double *model_outputs(struct mlip_model *m, const struct mlip_batch *b, uint64_t seed,
+			     size_t *n);
+static void assert_same_outputs(const double *a, const double *b, size_t n, const char *what);
+
+static struct mlip_model *radial_model(size_t n_el, int train, enum mlip_precision prec)
+{
+	const size_t hid[2] = { 6, 5 };
+	struct mlip_model_config c;
+	struct mlip_model *m;
+	struct mlip_err err;
+	mlip_model_config_init(&c);
+	c.cutoff = 4.5;
+	c.n_elements = n_el;
+	memcpy(c.elements, Z3, n_el * sizeof(int));
+	memcpy(c.hidden, hid, sizeof(hid));
+	c.n_heads = 2;
+	snprintf(c.heads[1], MLIP_NAME_MAX, "head1");
+	c.seed = 11;
+	c.mtp_level = 12;
+	c.mtp.r_min = 0.7;
+	c.mtp_train_radial = train;
+	c.precision = prec;
+	ck_assert_msg(mlip_model_new(&m, &c, &err) == 0, "%s", err.msg);
+	return m;
+}
+
+/* three_systems' cells with elements Z3[0 .. n_el). */
+static void radial_systems(struct mlip_structure s[3], size_t n_el, uint64_t seed)
+{
+	uint64_t rng = seed;
+	const double tri[9] = { 5.2, 0, 0, 0.8, 5.6, 0, -0.6, 0.9, 6.1 };
+	const double thin[9] = { 4.4, 0, 0, 0.5, 4.8, 0, 0.3, -0.2, 2.1 };
+	const double box[9] = { 7, 0, 0, 0, 7, 0, 0, 0, 7 };
+	const uint8_t p3[3] = { 1, 1, 1 }, p0[3] = { 0, 0, 0 };
+	fx_random_structure(&s[0], tri, p3, 11, Z3, n_el, 1.6, &rng);
+	fx_random_structure(&s[1], thin, p3, 4, Z3, n_el, 1.7, &rng);
+	fx_random_structure(&s[2], box, p0, 8, Z3, n_el, 1.5, &rng);
+}
+
+/* The gradient of l with respect to every radial coefficient against central differences. */
+static void check_radial_grads(struct mlip_model *m, const struct mlip_batch *b,
+			       const struct loss *l, const char *what)
+{
+	const struct mlip_tensor *x = mlip_tensors_find(&m->tensors, "mtp.radial");
+	ck_assert_ptr_nonnull(x);
+	double *g = fx_calloc(x->count, sizeof(double)), gmax = 0;
+	loss_backward(m, b, l, 1);
+	memcpy(g, m->grads + x->offset, x->count * sizeof(double));
+	for (size_t q = 0; q < x->count; q++)
+		gmax = fmax(gmax, fabs(g[q]));
+	ck_assert_msg(gmax > 1e-3, "%s: radial gradient %g", what, gmax);
+	for (size_t q = 0; q < x->count; q++) {
+		const double h = 1e-5;
+		double *p = m->params + x->offset + q, keep = *p;
+		*p = keep + h;
+		double lp = loss_eval(m, b, l);
+		*p = keep - h;
+		double lm = loss_eval(m, b, l);
+		*p = keep;
+		double fd = (lp - lm) / (2 * h);
+		ASSERT_REL(g[q], fd, 1e-6, 1e-4 * gmax, "%s: mtp.radial[%zu]: backward %.12g fd %.12g",
+			   what, q, g[q], fd);
+	}
+	free(g);
+}
+
+/*
+ * model.descriptor.train_radial: the coefficients are the tensor mtp.radial
+ * (NO_DECAY, last in the table), starting from the fixed basis's values, so
+ * that an untrained model gives the fixed model's outputs and weight
+ * gradients bit for bit; the gradient of energy, force, stress and mixed
+ * losses with respect to every coefficient against central differences, for
+ * one and two elements; init_params resets the tensor; kept geometry
+ * recomputes the rows once the coefficients move; float32 agrees with float64.
+ */
+START_TEST(test_mtp_radial)
+{
+	for (size_t n_el = 1; n_el <= 2; n_el++) {
+		struct mlip_structure s[3];
+		struct mlip_batch b;
+		struct mlip_model_out out;
+		struct mlip_err err;
+		radial_systems(s, n_el, 40 + n_el);
+		build(&b, s, 3, 5.0);
+		struct mlip_model *m0 = radial_model(n_el, 0, MLIP_FLOAT64);
+		struct mlip_model *m = radial_model(n_el, 1, MLIP_FLOAT64);
+		fit(m0, &b);
+		fit(m, &b);
+		const struct mlip_tensor *x = mlip_tensors_find(&m->tensors, "mtp.radial");
+		ck_assert_ptr_nonnull(x);
+		ck_assert_ptr_null(mlip_tensors_find(&m0->tensors, "mtp.radial"));
+		ck_assert_uint_eq(x - m->tensors.t, m->tensors.n - 1);
+		ck_assert_uint_eq(m->tensors.n, m0->tensors.n + 1);
+		ck_assert_uint_eq(x->flags, MLIP_TENSOR_NO_DECAY);
+		ck_assert_uint_eq(x->ndim, 4);
+		ck_assert_uint_eq(x->shape[0], n_el);
+		ck_assert_uint_eq(x->shape[1], n_el);
+		ck_assert_uint_eq(x->shape[2], m->mtp->n_mu);
+		ck_assert_uint_eq(x->shape[3], m->mtp->n_radial);
+		ck_assert_int_eq(memcmp(m->params + x->offset, m0->mtp->radial,
+					x->count * sizeof(double)), 0);
+		/* untrained: the fixed model's numbers and weight gradients, bit for bit */
+		size_t n0, n1;
+		double *o0 = model_outputs(m0, &b, 7, &n0), *o1 = model_outputs(m, &b, 7, &n1);
+		ck_assert_uint_eq(n1 - n0, m->n_params - m0->n_params);
+		assert_same_outputs(o0, o1, n0 - m0->n_params + x->offset, "untrained radial model");
+		free(o0);
+		free(o1);
+		/* every coefficient, each kind of term alone and mixed */
+		struct loss l = make_loss(&b, 2, 50 + n_el);
+		size_t N = b.n_atoms, B = b.n_systems;
+		double *a = l.a, *c = l.c, *d = l.d, q = l.q;
+		double *za = fx_calloc(B * 2, sizeof(double)), *zc = fx_calloc(3 * N * 2, sizeof(double));
+		double *zd = fx_calloc(9 * B * 2, sizeof(double));
+		struct loss kinds[4] = { { a, zc, zd, 0 }, { za, c, zd, q }, { za, zc, d, 0 }, l };
+		const char *names[4] = { "energy", "forces", "stress", "mixed" };
+		/* move the coefficients off their start, so that nothing rests on orthonormal rows */
+		uint64_t rng = 3;
+		for (size_t k = 0; k < x->count; k++)
+			m->params[x->offset + k] += 0.1 * (2 * test_rand_unif(&rng) - 1);
+		for (int k = 0; k < 4; k++)
+			check_radial_grads(m, &b, &kinds[k], names[k]);
+		/* the other weights' gradients stay exact with the radials moved */
+		check_param_grads(m, &b, &l, 2);
+		/* kept geometry: the rows follow the coefficients */
+		double E1[6];
+		ck_assert_int_eq(mlip_model_keep_geometry(m, 1, (size_t)1 << 30, &err), 0);
+		ck_assert_int_eq(mlip_model_forward_kept(m, &b, 0, MLIP_MODEL_TRAIN, &out, &err), 0);
+		m->params[x->offset + 1] += 0.05;
+		ck_assert_int_eq(mlip_model_forward_kept(m, &b, 0, MLIP_MODEL_TRAIN, &out, &err), 0);
+		memcpy(E1, out.energy, 6 * sizeof(double));
+		forward(m, &b, MLIP_MODEL_TRAIN, &out);
+		ck_assert_int_eq(memcmp(E1, out.energy, 6 * sizeof(double)), 0);
+		mlip_model_drop_geometry(m);
+		/* init_params puts the basis's coefficients back */
+		mlip_model_init_params(m, 11);
+		ck_assert_int_eq(memcmp(m->params + x->offset, m0->mtp->radial,
+					x->count * sizeof(double)), 0);
+		/* float32: the network in float, the radial gradient close to float64's */
+		struct mlip_model *m32 = radial_model(n_el, 1, MLIP_FLOAT32);
+		fit(m32, &b);
+		memcpy(m32->params, m->params, m->n_params * sizeof(double));
+		loss_backward(m, &b, &l, 1);
+		loss_backward(m32, &b, &l, 1);
+		double gmax = 0;
+		for (size_t k = 0; k < x->count; k++)
+			gmax = fmax(gmax, fabs(m->grads[x->offset + k]));
+		for (size_t k = 0; k < x->count; k++)
+			ck_assert_msg(fabs(m32->grads[x->offset + k] - m->grads[x->offset + k]) <=
+					      1e-4 * gmax, "float32 mtp.radial[%zu]: %.9g vs %.9g", k,
+				      m32->grads[x->offset + k], m->grads[x->offset + k]);
+		mlip_model_free(m32);
+		free(za);
+		free(zc);
+		free(zd);
+		free_loss(&l);
+		mlip_model_free(m0);
+		mlip_model_free(m);
+		fx_batch_free(&b);
+		for (int k = 0; k < 3; k++)
+			mlip_structure_release(&s[k]);
+	}
+}
+END_TEST
+
 /* ---- collation and threads -------------------------------------------------------------------- */
 
 /* Energies, forces, stresses, atomic energies and the gradient of a mixed loss, in one array. */
@@ -1363,6 +1530,7 @@ Suite *suite_model(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_loop_test(tc, test_train_grads, 0, 3);
 	tcase_add_test(tc, test_mtp_model);
+	tcase_add_test(tc, test_mtp_radial);
 	tcase_add_test(tc, test_train_grads_default);
 	tcase_add_test(tc, test_blas_naive);
 	suite_add_tcase(s, tc);

@@ -5,8 +5,9 @@
  * (proper and improper), neighbour permutations and translations, VJP
  * against central differences (forces and strain), JVP against central
  * differences, VJP/JVP adjointness, the multi-set forms, thread-count
- * independence, the growth and linear independence of the basis, smoothness
- * at the cutoff, and configuration errors.
+ * independence, the gradient with respect to the radial coefficients against
+ * central differences, the growth and linear independence of the basis,
+ * smoothness at the cutoff, and configuration errors.
  */
 #include <check.h>
 #include <math.h>
@@ -665,6 +666,114 @@ START_TEST(test_threads)
 }
 END_TEST
 
+/* ---- trainable radial coefficients ---------------------------------------------------------- */
+
+/* L(c) = Σ aG·G + Σ_t aT_t·dG_t (dG_t the JVP along t_edge + 3E·t), the basis reading c. */
+static double radial_loss(struct mlip_mtp *m, const double *c, const struct sys *y,
+			  const double *aG, const double *aT, const double *t_edge, size_t n_tan)
+{
+	struct mlip_err err;
+	size_t ND = y->N * y->D;
+	double *G = fx_calloc(ND, sizeof(double)), L = 0;
+	mlip_mtp_use_radial(m, c);
+	ck_assert_int_eq(mlip_mtp_forward(G, y->row, m, &y->env, &err), 0);
+	for (size_t k = 0; k < ND; k++)
+		L += aG[k] * G[k];
+	for (size_t t = 0; t < n_tan; t++) {
+		ck_assert_int_eq(mlip_mtp_jvp(G, y->row, t_edge + 3 * y->E * t, m, &y->env, &err), 0);
+		for (size_t k = 0; k < ND; k++)
+			L += aT[t * ND + k] * G[k];
+	}
+	mlip_mtp_use_radial(m, NULL);
+	free(G);
+	return L;
+}
+
+/*
+ * mlip_mtp_radial_grad against central differences of L(c), every
+ * coefficient of three elements, with no tangent (the energy-type term
+ * alone), with one, and with two; and the same bits for 1 and 2 threads.
+ */
+START_TEST(test_radial_grad)
+{
+	struct mlip_mtp m;
+	struct mlip_mtp_options opt;
+	struct sys y;
+	struct mlip_err err;
+	mlip_mtp_options_init(&opt);
+	opt.r_min = 0.8;
+	opt.seed = 5;
+	mtp_ok(&m, Z3, 3, 4.5, 14, &opt);
+	sys_build(&y, &m, 21, 4.5);
+	const size_t S = 3, nc = S * S * m.n_mu * m.n_radial, ND = y.N * y.D, T = 2;
+	uint64_t rng = 99;
+	double *adj = fx_calloc((1 + T) * ND, sizeof(double));
+	double *t_edge = fx_calloc(T * 3 * y.E, sizeof(double));
+	size_t *row = fx_calloc((1 + T) * y.N, sizeof(size_t));
+	for (size_t k = 0; k < (1 + T) * ND; k++)
+		adj[k] = 2 * test_rand_unif(&rng) - 1;
+	for (size_t k = 0; k < T * 3 * y.E; k++)
+		t_edge[k] = 2 * test_rand_unif(&rng) - 1;
+	for (size_t q = 0; q <= T; q++)
+		for (size_t i = 0; i < y.N; i++)
+			row[q * y.N + i] = q * ND + i * y.D;
+	double *c = fx_calloc(nc, sizeof(double)), *g = fx_calloc(nc, sizeof(double));
+	double *g2 = fx_calloc(nc, sizeof(double));
+	memcpy(c, m.radial, nc * sizeof(double));
+	for (size_t n_tan = 0; n_tan <= T; n_tan++) {
+		memset(g, 0, nc * sizeof(double));
+		m.n_threads = 1;
+		mlip_mtp_use_radial(&m, c);
+		ck_assert_int_eq(mlip_mtp_radial_grad(g, adj, row, t_edge, n_tan, &m, &y.env, &err), 0);
+		/* accumulates, and the thread count changes no bit */
+		memcpy(g2, g, nc * sizeof(double));
+		m.n_threads = 2;
+		ck_assert_int_eq(mlip_mtp_radial_grad(g2, adj, row, t_edge, n_tan, &m, &y.env, &err), 0);
+		for (size_t k = 0; k < nc; k++) {
+			double twice = 2 * g[k];
+			ck_assert_msg(fabs(g2[k] - twice) <= 1e-14 * fabs(twice), "accumulate %zu", k);
+		}
+		memset(g2, 0, nc * sizeof(double));
+		ck_assert_int_eq(mlip_mtp_radial_grad(g2, adj, row, t_edge, n_tan, &m, &y.env, &err), 0);
+		ck_assert_int_eq(memcmp(g, g2, nc * sizeof(double)), 0);
+		m.n_threads = 1;
+		mlip_mtp_use_radial(&m, NULL);
+		double gmax = 0;
+		for (size_t k = 0; k < nc; k++)
+			gmax = fmax(gmax, fabs(g[k]));
+		ck_assert(gmax > 1e-2);
+		const double h = 1e-5;
+		for (size_t k = 0; k < nc; k++) {
+			double keep = c[k];
+			c[k] = keep + h;
+			double lp = radial_loss(&m, c, &y, adj, adj + ND, t_edge, n_tan);
+			c[k] = keep - h;
+			double lm = radial_loss(&m, c, &y, adj, adj + ND, t_edge, n_tan);
+			c[k] = keep;
+			double fd = (lp - lm) / (2 * h);
+			ck_assert_msg(fabs(fd - g[k]) <= 1e-7 * fabs(fd) + 1e-7 * gmax,
+				      "%zu tangents, c[%zu]: grad %.12g fd %.12g", n_tan, k, g[k], fd);
+		}
+	}
+	/* zero adjoints: nothing added */
+	memset(adj, 0, (1 + T) * ND * sizeof(double));
+	memset(g, 0, nc * sizeof(double));
+	ck_assert_int_eq(mlip_mtp_radial_grad(g, adj, row, t_edge, T, &m, &y.env, &err), 0);
+	for (size_t k = 0; k < nc; k++)
+		ck_assert(g[k] == 0);
+	ck_assert_int_eq(mlip_mtp_radial_grad(g, adj, row, t_edge, MLIP_MTP_MAX_TANGENTS + 1, &m,
+					      &y.env, &err), MLIP_EINVAL);
+	free(adj);
+	free(t_edge);
+	free(row);
+	free(c);
+	free(g);
+	free(g2);
+	sys_free(&y);
+	mlip_mtp_release(&m);
+}
+END_TEST
+
 /* ---- the basis --------------------------------------------------------------------------- */
 
 /*
@@ -912,6 +1021,7 @@ Suite *suite_mtp(void)
 	tcase_add_test(tc, test_adjoint);
 	tcase_add_test(tc, test_multi);
 	tcase_add_test(tc, test_threads);
+	tcase_add_test(tc, test_radial_grad);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("basis");
 	tcase_set_timeout(tc, 60);

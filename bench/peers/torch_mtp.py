@@ -25,8 +25,13 @@ Definition used (lib/mtp.h; i the centre, element a; j its neighbours, element b
   c: for each ordered element pair (a, b), xoshiro256** (lib/rng.h) seeded with
   mlip_rng_seed2(model.seed, a·S + b), g = √(−2 ln(1 − u1)) cos(2π u2) row major
   (n_mu × n_radial), rows orthonormalised by modified Gram-Schmidt in row order.
-  The coefficients are not in the model file (they follow from the seed): they
-  are derived here and compared with the ones oracle_dump prints.
+  Fixed coefficients are not in the model file (they follow from the seed):
+  they are derived here and compared with the ones oracle_dump prints. With
+  model.descriptor.train_radial the model file holds them as the tensor
+  mtp.radial (S, S, n_mu, n_radial), which starts from those values and is
+  trained: here it is then read from the file and is a parameter like the
+  network's weights, so compare checks its gradient too (and the coefficients
+  oracle_dump prints must be the tensor's).
 
 Subcommands
   check [--seed S] CKPT DUMP [CKPT DUMP ...]
@@ -157,8 +162,20 @@ class MTP(tb.BPNN):
         self.n_radial = int(d.get("n_radial", "0")) or max(8, self.n_mu)
         self.funcs = enumerate_basis(self.level, self.max_order, self.n_mu)
         S = len(self.elements)
-        self.radial_np = default_radial(ck.seed, S, self.n_mu, self.n_radial)
-        self.radial = torch.tensor(self.radial_np, dtype=dtype)
+        self.radial_default = default_radial(ck.seed, S, self.n_mu, self.n_radial)
+        self.trained_radial = "mtp.radial" in ck.tensors
+        if str(d.get("train_radial", "false")).lower() == "true" and not self.trained_radial:
+            raise ValueError(f"{ck.path}: train_radial is set, the model file has no mtp.radial")
+        if self.trained_radial:
+            self.radial_np = np.array(ck.tensors["mtp.radial"], dtype=np.float64)
+            if self.radial_np.shape != (S, S, self.n_mu, self.n_radial):
+                raise ValueError(f"{ck.path}: mtp.radial has shape {self.radial_np.shape}, "
+                                 f"lib/mtp.h gives {(S, S, self.n_mu, self.n_radial)}")
+            self.radial = torch.tensor(self.radial_np, dtype=dtype).requires_grad_()
+            self.params["mtp.radial"] = self.radial
+        else:
+            self.radial_np = self.radial_default
+            self.radial = torch.tensor(self.radial_np, dtype=dtype)
         self.elem_index = np.full(len(tb.SYMBOLS), -1, dtype=np.int64)
         for e, z in enumerate(self.elements):
             self.elem_index[z] = e
@@ -266,6 +283,10 @@ class MTP(tb.BPNN):
             problems.append(f"basis functions differ from number {bad} on ({len(t['funcs'])} in mlip, "
                             f"{len(mine)} here)")
         res.append(("mtp radial coefficients", "", tb.rel(self.radial_np, t["radial"])))
+        if self.trained_radial:   # informative: how far training moved them (not compared)
+            moved = float(np.abs(self.radial_np - self.radial_default).max())
+            print(f"mtp radial coefficients are the tensor mtp.radial; trained "
+                  f"max |c - c_seed| = {moved:.3e}")
         return res, problems
 
 

@@ -271,7 +271,8 @@ int main(int argc, char **argv)
 	}
 	fputs("]", stdout);
 	if (m->mtp) {
-		/* the moment tensor basis as mlip built it: its functions and radial coefficients */
+		/* the moment tensor basis as mlip built it: its functions and the radial
+		 * coefficients it evaluates with (the tensor mtp.radial when trained) */
 		const struct mlip_mtp *t = m->mtp;
 		printf(",\n\"mtp\":{\"level\":%d,\"max_order\":%d,\"n_mu\":%zu,\"n_radial\":%zu,"
 		       "\"r_min\":", t->level, t->max_order, t->n_mu, t->n_radial);
@@ -285,7 +286,7 @@ int main(int argc, char **argv)
 			putchar(']');
 		}
 		fputs("],\"radial\":", stdout);
-		put_array(t->radial, t->n_elements * t->n_elements * t->n_mu * t->n_radial);
+		put_array(t->coef, t->n_elements * t->n_elements * t->n_mu * t->n_radial);
 		putchar('}');
 	}
 	fputs(",\n\"loss\":", stdout);
