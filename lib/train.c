@@ -249,8 +249,10 @@ static void setup_schedule(struct trainer *t)
 	t->bpe = (n + W - 1) / W;
 	t->total_steps = s->in_steps ? (uint64_t)s->steps : (uint64_t)s->epochs * t->bpe;
 	t->end_step = t->total_steps + (uint64_t)t->cfg->optim.lbfgs_steps;
-	if (t->lstsq) /* the solver takes no step */
-		t->total_steps = t->end_step = 0;
+	if (t->lstsq) { /* the solver takes no step; an L-BFGS phase may follow it */
+		t->total_steps = 0;
+		t->end_step = (uint64_t)t->cfg->optim.lbfgs_steps;
+	}
 	t->sch.warmup_factor = s->warmup_factor;
 	t->sch.lr_min_factor = s->lr_min_factor;
 	t->sch.total_steps = t->total_steps;
@@ -853,7 +855,7 @@ static void write_end_record(struct trainer *t, const char *model_path)
 	json_t *o = record(t, "end");
 	const char *key;
 	json_t *v;
-	mlip_jsonl_str(o, "optimizer", t->lstsq ? "lstsq" : t->pg.step > t->total_steps ? "lbfgs" : "adamw");
+	mlip_jsonl_str(o, "optimizer", t->pg.step > t->total_steps ? "lbfgs" : t->lstsq ? "lstsq" : "adamw");
 	mlip_jsonl_real(o, "wall_s", now() - t->t_start);
 	json_object_foreach(t->last_train, key, v)
 		if (!strncmp(key, "loss", 4))
@@ -1300,8 +1302,8 @@ int mlip_train_run(struct mlip_config *cfg, const struct mlip_train_opts *opts, 
 		}
 		char lbfgs_note[96] = "";
 		if (t.lstsq)
-			snprintf(lbfgs_note, sizeof(lbfgs_note), ": the linear model is solved exactly "
-				 "(optim.name lstsq)");
+			snprintf(lbfgs_note, sizeof(lbfgs_note), ": the linear weights are solved exactly "
+				 "(optim.name lstsq)%s", t.end_step ? ", then l-bfgs" : "");
 		else if (t.end_step > t.total_steps)
 			snprintf(lbfgs_note, sizeof(lbfgs_note), ", then %llu l-bfgs steps on the whole set",
 				 (unsigned long long)(t.end_step - t.total_steps));
@@ -1321,9 +1323,13 @@ int mlip_train_run(struct mlip_config *cfg, const struct mlip_train_opts *opts, 
 		goto done;
 	t.last_ckpt_step = opts->resume_dir ? t.pg.step : UINT64_MAX;
 	if (t.lstsq && !opts->resume_dir) {
-		if (is0(&t) && (t.cfg->schedule.given || t.cfg->optim.lbfgs_steps > 0))
-			mlip_log(MLIP_LOG_WARN, "optim.name lstsq solves the linear model exactly: "
-				 "schedule and optim.lbfgs are not used");
+		if (is0(&t) && t.cfg->schedule.given)
+			mlip_log(MLIP_LOG_WARN, "optim.name lstsq solves the linear model exactly: the "
+				 "schedule is not used");
+		if (is0(&t) && t.cfg->model.mtp_train_radial && t.cfg->optim.lbfgs_steps == 0)
+			mlip_log(MLIP_LOG_WARN, "optim.name lstsq solves for the linear weights only: the "
+				 "radial coefficients (model.descriptor.train_radial) stay as they start unless "
+				 "optim.lbfgs follows");
 		if ((rc = solve_lstsq(&t, err)))
 			goto done;
 		t.pg.ema_started = t.ema != NULL;

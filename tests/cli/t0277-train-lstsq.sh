@@ -1,5 +1,6 @@
 # optim.name lstsq: mlip-train solves a linear model (model.hidden: []) on the
-# moment tensor basis or the symmetry functions exactly. The solution is the
+# moment tensor basis or the symmetry functions exactly (an L-BFGS phase may
+# follow, e.g. for trained radial coefficients). The solution is the
 # training loss's minimum: L-BFGS on the same objective does not get below it
 # and, run long enough, gets to it; two MPI ranks give the same model as one;
 # the records and the model are those of any run; what the solver cannot do
@@ -44,6 +45,17 @@ lsq, it = $lsq, $it
 assert it >= lsq * (1 - 1e-9), ('l-bfgs below the exact minimum', it, lsq)
 assert it <= lsq * 1.01, ('l-bfgs far from the exact minimum (or lstsq is not the minimum)', it, lsq)
 print('note: loss at the lstsq solution %.9g, after l-bfgs %.9g' % (lsq, it))"
+
+# an L-BFGS phase after the solve trains every parameter: the trained radial coefficients of
+# the moment tensor basis lower the loss below the linear optimum of the starting radials
+expect_status 0 mlip-train -c "$TMPD/cfg.yaml" -o "$TMPD/radial" --set optim.lbfgs.steps=15 \
+	--set 'model.descriptor={type: mtp, level: 12, train_radial: true}'
+first=$(loss_of "$TMPD/out" lstsq)
+last=$(loss_of "$TMPD/out" lbfgs)
+$PY -c "
+assert $first == $lsq, ($first, $lsq)   # the same solve: the radials start where they were fixed
+assert $last < 0.99 * $first, ('l-bfgs on the radials did not lower the loss', $last, $first)"
+jq -e -s '.[-1].type == "end" and .[-1].optimizer == "lbfgs"' "$TMPD/out" > /dev/null || die "end record"
 
 # two ranks: each forms the normal equations of its batches, one reduction, the same model
 expect_status 0 timeout 120 $MPIEXEC -n 2 mlip-train -q -c "$TMPD/cfg.yaml" -o "$TMPD/run2"
