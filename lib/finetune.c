@@ -509,9 +509,69 @@ static long elem_index(const struct mlip_model *m, int z)
 	return -1;
 }
 
+/* One past element e's tensors (the table may end with the basis's mtp.radial). */
 static size_t elem_end(const struct mlip_model *m, size_t e)
 {
-	return e + 1 < m->config.n_elements ? m->tensor0[e + 1] : m->tensors.n;
+	return e + 1 < m->config.n_elements ? m->tensor0[e + 1] : m->tensors.n - (m->train_radial ? 1 : 0);
+}
+
+/* Both moment tensor bases share the radial basis Q_β (a function is then known by its labels). */
+static int mtp_same_radial_basis(const struct mlip_mtp *a, const struct mlip_mtp *b)
+{
+	return close_to(a->cutoff, b->cutoff) && close_to(a->r_min, b->r_min) &&
+	       a->n_radial == b->n_radial;
+}
+
+static int mtp_func_same(const struct mlip_mtp_func *a, const struct mlip_mtp_func *b)
+{
+	if (a->k != b->k)
+		return 0;
+	for (int q = 0; q < a->k; q++)
+		if (a->mu[q] != b->mu[q] || a->nu[q] != b->nu[q])
+			return 0;
+	return 1;
+}
+
+/* Input i of element e of m, in words. */
+static const char *input_text(const struct mlip_model *m, size_t e, size_t i, char *buf,
+			      size_t size)
+{
+	if (!m->mtp)
+		return sf_text(m->desc.sf + m->desc.sf_start[e] + i, buf, size);
+	const struct mlip_mtp_func *f = &m->mtp->func[i];
+	size_t used = (size_t)snprintf(buf, size, "moment function of level %d:", f->level);
+	for (int q = 0; q < f->k && used < size; q++)
+		used += (size_t)snprintf(buf + used, size - used, " M(%d,%d)", f->mu[q], f->nu[q]);
+	return buf;
+}
+
+/*
+ * Input j of element e of m is input cmap[j] of element eb of bm (−1: none):
+ * the same symmetry function, or the same moment tensor function over the
+ * same radial basis (what its radial coefficients make of it is the
+ * business of mtp.radial, map_radial). Marks used[i] for the base's inputs
+ * taken; returns how many matched.
+ */
+static size_t match_inputs(const struct mlip_model *m, size_t e, const struct mlip_model *bm,
+			   size_t eb, long *cmap, char *used)
+{
+	size_t D = m->desc.dim[e], Db = bm->desc.dim[eb], matched = 0;
+	int both_mtp = m->mtp && bm->mtp, comparable = both_mtp ? mtp_same_radial_basis(m->mtp, bm->mtp)
+							       : !m->mtp && !bm->mtp;
+	for (size_t j = 0; j < D; j++) {
+		cmap[j] = -1;
+		for (size_t i = 0; comparable && i < Db && cmap[j] < 0; i++) {
+			int same = both_mtp ? mtp_func_same(&m->mtp->func[j], &bm->mtp->func[i])
+					    : sf_same(m->desc.sf + m->desc.sf_start[e] + j,
+						      bm->desc.sf + bm->desc.sf_start[eb] + i);
+			if (!used[i] && same) {
+				cmap[j] = (long)i;
+				used[i] = 1;
+				matched++;
+			}
+		}
+	}
+	return matched;
 }
 
 struct mapper {
@@ -579,8 +639,6 @@ static int map_element(struct mapper *mp, size_t e, size_t eb, struct mlip_err *
 	const struct mlip_model *bm = mp->base->model;
 	struct mlip_model *m = mp->out->model;
 	const char *sym = mlip_element_symbol(m->config.elements[e]);
-	const struct mlip_sf *nsf = m->desc.sf + m->desc.sf_start[e];
-	const struct mlip_sf *bsf = bm->desc.sf + bm->desc.sf_start[eb];
 	size_t D = m->desc.dim[e], Db = bm->desc.dim[eb], matched = 0, lost = 0;
 	long *cmap = malloc((D + 1) * sizeof(long));
 	char *used = calloc(Db + 1, 1);
@@ -591,15 +649,7 @@ static int map_element(struct mapper *mp, size_t e, size_t eb, struct mlip_err *
 		free(used);
 		return nomem(err);
 	}
-	for (size_t j = 0; j < D; j++) {
-		cmap[j] = -1;
-		for (size_t i = 0; i < Db && cmap[j] < 0; i++)
-			if (!used[i] && sf_same(&nsf[j], &bsf[i])) {
-				cmap[j] = (long)i;
-				used[i] = 1;
-				matched++;
-			}
-	}
+	matched = match_inputs(m, e, bm, eb, cmap, used);
 	lost = Db - matched;
 	int identity = D == Db && lost == 0;
 	for (size_t j = 0; identity && j < D; j++)
@@ -615,8 +665,9 @@ static int map_element(struct mapper *mp, size_t e, size_t eb, struct mlip_err *
 		       "new set (the first: %s), so '%s.sf_mean', '%s.sf_std' %s and '%s.w1' %s do not map "
 		       "onto %s and %s; new elements or a new cutoff change the default set of every "
 		       "element: keep the model's functions with --pin-descriptors or give "
-		       "model.descriptors explicitly%s", sym, lost, Db,
-		       sf_text(&bsf[first], fn, sizeof(fn)), sym, sym, shape_text(bt, s1, sizeof(s1)), sym,
+		       "model.descriptors explicitly (a moment tensor basis keeps its functions "
+		       "with the same cutoff, r_min and n_radial)%s", sym, lost, Db,
+		       input_text(bm, eb, first, fn, sizeof(fn)), sym, sym, shape_text(bt, s1, sizeof(s1)), sym,
 		       shape_text(bt + 2, s3, sizeof(s3)), shape_text(nt, s2, sizeof(s2)),
 		       shape_text(nt + 2, s4, sizeof(s4)),
 		       mp->strict ? " (--no-strict maps what matches)" : "; the rest is mapped");
@@ -695,6 +746,57 @@ static int map_element(struct mapper *mp, size_t e, size_t eb, struct mlip_err *
 	return rc;
 }
 
+/*
+ * The moment tensor basis's radial coefficients c[a][b][μ][β] from the
+ * base's, for the element pairs both models know (the first min(n_mu) rows,
+ * over the same radial basis; match_inputs refused the inputs otherwise). A
+ * trained mtp.radial takes them (new pairs and rows keep their seeded
+ * start). Fixed coefficients are not stored but derived from model.seed and
+ * the element order: they must already be the base's for those pairs, else
+ * the inputs of the kept elements would change under their weights.
+ */
+static void map_radial(struct mapper *mp)
+{
+	const struct mlip_model *bm = mp->base->model;
+	struct mlip_model *m = mp->out->model;
+	if (!m->mtp || !bm->mtp || !mtp_same_radial_basis(m->mtp, bm->mtp))
+		return;
+	const struct mlip_mtp *a = m->mtp, *b = bm->mtp;
+	const double *from = bm->train_radial ? mp->bw + bm->radial_offset : b->radial;
+	double *to = m->train_radial ? m->params + m->radial_offset : NULL;
+	size_t S = a->n_elements, Sb = b->n_elements, R = a->n_radial;
+	size_t mu = a->n_mu < b->n_mu ? a->n_mu : b->n_mu, pairs = 0, differ = 0;
+	for (size_t i = 0; i < S; i++)
+		for (size_t j = 0; j < S; j++) {
+			long bi = elem_index(bm, a->z[i]), bj = elem_index(bm, a->z[j]);
+			if (bi < 0 || bj < 0)
+				continue;
+			pairs++;
+			for (size_t u = 0; u < mu; u++)
+				for (size_t r = 0; r < R; r++) {
+					double v = from[(((size_t)bi * Sb + (size_t)bj) * b->n_mu + u) * R + r];
+					size_t k = ((i * S + j) * a->n_mu + u) * R + r;
+					if (to)
+						to[k] = v;
+					else if (a->radial[k] != v)
+						differ++;
+				}
+		}
+	if (to && pairs) {
+		mlip_log(MLIP_LOG_INFO, "mtp.radial: the radial coefficients of the %zu element pairs "
+			 "the model knows are the model's%s", pairs,
+			 pairs < S * S ? "; the new pairs start from their seeded values" : "");
+		mp->mapped++;
+	} else if (to) {
+		mp->fresh++;
+	}
+	if (differ)
+		refuse(mp, "the radial coefficients of the moment tensor basis are fixed (derived from "
+		       "model.seed and the element order) and differ from the model's for the elements "
+		       "it knows, so their inputs would change: set model.descriptor.train_radial: true "
+		       "(the coefficients are then stored and mapped)");
+}
+
 static int map_weights(struct mapper *mp, struct mlip_err *err)
 {
 	const struct mlip_model *bm = mp->base->model;
@@ -716,6 +818,7 @@ static int map_weights(struct mapper *mp, struct mlip_err *err)
 		if (elem_index(m, bm->config.elements[e]) < 0)
 			mlip_log(MLIP_LOG_INFO, "element %s: dropped",
 				 mlip_element_symbol(bm->config.elements[e]));
+	map_radial(mp);
 	if (mp->refused)
 		return mlip_err_set(err, MLIP_EINVAL, "%s%s", mp->first,
 				    mp->refused > 1 ? " (and more tensors like it)" : "");
