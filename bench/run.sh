@@ -17,6 +17,8 @@ for b in build/bench/bench_*; do
 	echo "## $(basename "$b")"
 	"$b"
 done
+echo "## bench_api mtp (share/configs/mtp.yaml's model)"
+build/bench/bench_api 10 5 mtp
 sh bench/collate.sh
 sh bench/eval.sh
 sh bench/lammps.sh
