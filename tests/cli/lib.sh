@@ -102,3 +102,47 @@ train: {ema_decay: 0.99, print_every: 1000}
 CFG
 	mlip-train -q -c "$1/model.yaml" -o "$1/run" > "$1/train.jsonl" || die "si_model: training failed"
 }
+
+# model_paths_agree RUN VAL: the run's final checkpoint converts to exactly its
+# model, mlip-eval measures the model on VAL (labelled "si" data), and libmlip
+# (the Python package, when ASE is there) predicts what mlip-eval wrote to 1e-10.
+model_paths_agree() {
+	expect_status 0 mlip-ckpt-convert -q "$1/checkpoints/final" "$TMPD/conv.mlip"
+	cmp -s "$TMPD/conv.mlip" "$1/inference_ckpt.mlip" || die "convert differs from the run's model"
+	expect_status 0 mlip-eval -p "$TMPD/pred.xyz" "$1/inference_ckpt.mlip" "$2"
+	expect_out '"si,forces,mae":'
+	have_ase || return 0
+	PYTHONPATH="$MLIP_TOP/share/python" $PY - "$1/inference_ckpt.mlip" "$TMPD/pred.xyz" <<'PYEOF' \
+		|| die "libmlip differs from mlip-eval"
+import sys
+import numpy as np
+from ase.io import read
+import mlip
+m = mlip.Model(sys.argv[1])
+worst = 0.0
+for a in read(sys.argv[2], ":"):
+    r = m.compute(a.numbers, a.positions, a.cell.array, a.pbc)
+    worst = max(worst, abs(r["energy"] - a.info["energy"]) / abs(a.info["energy"]),
+                np.abs(r["forces"] - a.arrays["forces"]).max() / max(np.abs(a.arrays["forces"]).max(), 1e-3))
+assert worst < 1e-10, worst
+PYEOF
+}
+
+# oracle_setup: for the PyTorch oracle tests (t05xx). Exits 0 with a skip
+# line when python3-torch is missing; sets ORACLE (mlip's dump program) and
+# TORCH (the independent implementation), and writes to $TMPD the mlearn Si
+# streams (train.mlb, val.mlb), val.mlb as extxyz (si_val.xyz) and the
+# synthetic Si–C structures of tests/oracle/synth.py collated at 4 Å (syn.mlb).
+oracle_setup() {
+	if ! "$PY" -c 'import torch' >/dev/null 2>&1; then
+		echo "skip: python3-torch is not installed"
+		exit 0
+	fi
+	ORACLE=build/tests/oracle/oracle_dump
+	[ -x "$ORACLE" ] || die "$ORACLE is missing: build it with 'make oracle'"
+	TORCH="$PY bench/peers/torch_bpnn.py"
+	si_streams "$TMPD"
+	mlip-collate -q --dump --dump-format extxyz "$TMPD/val.mlb" > "$TMPD/si_val.xyz" || die "dump failed"
+	$PY tests/oracle/synth.py "$TMPD" || die "synth.py failed"
+	mlip-collate -q -c 4.0 -d syn -b 4 -o "$TMPD/syn.mlb" "$TMPD/syn_train.xyz" || die "collate syn failed"
+}

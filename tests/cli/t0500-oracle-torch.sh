@@ -7,19 +7,7 @@
 # on triclinic, thin, slab and cluster geometries. torch also checks its own
 # forces and stress against finite differences.
 . tests/cli/lib.sh
-if ! "$PY" -c 'import torch' >/dev/null 2>&1; then
-	echo "skip: python3-torch is not installed"
-	exit 0
-fi
-ORACLE=build/tests/oracle/oracle_dump
-[ -x "$ORACLE" ] || die "$ORACLE is missing: build it with 'make oracle'"
-TORCH="$PY bench/peers/torch_bpnn.py"
-
-# --- data: mlearn Si streams, synthetic Si–C structures
-si_streams "$TMPD"
-mlip-collate -q --dump --dump-format extxyz "$TMPD/val.mlb" > "$TMPD/si_val.xyz" || die "dump failed"
-$PY tests/oracle/synth.py "$TMPD" || die "synth.py failed"
-mlip-collate -q -c 4.0 -d syn -b 4 -o "$TMPD/syn.mlb" "$TMPD/syn_train.xyz" || die "collate syn failed"
+oracle_setup   # skips without torch; ORACLE, TORCH and the Si and Si–C data
 
 # --- models
 si_config "$TMPD/si.yaml" "$TMPD/train.mlb" "$TMPD/val.mlb"
