@@ -164,9 +164,30 @@ int mlip_batch_store_open(struct mlip_batch_store *s, char *const *paths, size_t
 			F->f = NULL;
 		} else {
 			rc = index_file(s, fi, &alloc, err);
+			/* one file open at a time: a set of thousands of files must not run out of
+			 * descriptors (get reopens the file it needs) */
+			fclose(F->f);
+			F->f = F->r.f = NULL;
 		}
 	}
 	return rc;
+}
+
+/* Make file fi the open one (the previous one is closed). */
+static int open_file(struct mlip_batch_store *s, size_t fi, struct mlip_err *err)
+{
+	struct mlip_batch_store_file *F = &s->files[fi];
+	if (F->f)
+		return MLIP_OK;
+	for (size_t k = 0; k < s->n_files; k++)
+		if (s->files[k].f) {
+			fclose(s->files[k].f);
+			s->files[k].f = s->files[k].r.f = NULL;
+		}
+	if (!(F->f = fopen(F->path, "rb")))
+		return mlip_err_set(err, MLIP_EIO, "cannot open '%s' again: %s", F->path, strerror(errno));
+	F->r.f = F->f;
+	return MLIP_OK;
 }
 
 const struct mlip_batch *mlip_batch_store_get(struct mlip_batch_store *s, size_t k,
@@ -178,7 +199,8 @@ const struct mlip_batch *mlip_batch_store_get(struct mlip_batch_store *s, size_t
 	}
 	if (s->slot[k] != SIZE_MAX)
 		return &s->whole.items[s->slot[k]];
-	if (mlip_batch_read_extent(&s->files[s->file[k]].r, &s->ext[k], scratch, err))
+	if (open_file(s, s->file[k], err) ||
+	    mlip_batch_read_extent(&s->files[s->file[k]].r, &s->ext[k], scratch, err))
 		return NULL;
 	s->decoded++;
 	return scratch;

@@ -29,7 +29,7 @@
 
 struct mlip_batch_store_file {
 	char *path;                        /* owned copy */
-	FILE *f;                           /* open for the store's life; NULL if read whole */
+	FILE *f;                           /* open while get reads it (one file at a time), else NULL */
 	struct mlip_batch_reader r;        /* positioned anywhere; owns the payload buffer */
 };
 

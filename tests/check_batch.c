@@ -1410,6 +1410,52 @@ START_TEST(test_store)
 }
 END_TEST
 
+/* A set of more files than the process may have open at once: one file is open at a time. */
+START_TEST(test_store_many_files)
+{
+	struct mlip_batch b[N_BATCHES], scratch;
+	struct mlip_batch_store s;
+	struct mlip_err err;
+	struct rlimit old, low;
+	enum { FILES = 48 };
+	char dir[] = "/tmp/mlip-store-XXXXXX", *paths[FILES];
+	size_t len;
+	make_batches(b, 43);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	for (size_t k = 0; k < FILES; k++) {
+		unsigned char *one = write_stream(&b[k % N_BATCHES], 1, &len);
+		paths[k] = malloc(96);
+		snprintf(paths[k], 96, "%s/f%zu.mlb", dir, k);
+		rename(put_file(dir, one, len), paths[k]);
+		free(one);
+	}
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = 24; /* fewer than the files */
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	mlip_batch_store_init(&s);
+	mlip_batch_init(&scratch);
+	int rc = mlip_batch_store_open(&s, paths, FILES, 1, &err);
+	ck_assert_msg(rc == 0, "%s", err.msg);
+	ck_assert_uint_eq(s.n, FILES);
+	for (size_t i = 0; i < 2 * FILES; i++) {
+		size_t k = (5 * i + 1) % FILES;
+		const struct mlip_batch *got = mlip_batch_store_get(&s, k, &scratch, &err);
+		ck_assert_msg(got != NULL, "batch %zu: %s", k, err.msg);
+		ck_assert_ptr_null(batch_diff(got, &b[k % N_BATCHES]));
+	}
+	mlip_batch_store_release(&s);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+	for (size_t k = 0; k < FILES; k++) {
+		unlink(paths[k]);
+		free(paths[k]);
+	}
+	rmdir(dir);
+	mlip_batch_release(&scratch);
+	release_batches(b, N_BATCHES);
+}
+END_TEST
+
 /* The store refuses every flipped bit and every cut the reader refuses (when opened or read). */
 START_TEST(test_store_every_flip_and_cut)
 {
@@ -1516,6 +1562,7 @@ Suite *suite_batch(void)
 	tcase_add_test(tc, test_roundtrip_pipe);
 	tcase_add_test(tc, test_concatenated_and_list);
 	tcase_add_test(tc, test_store);
+	tcase_add_test(tc, test_store_many_files);
 	tcase_add_test(tc, test_writer_errors);
 	tcase_add_test(tc, test_throughput);
 	suite_add_tcase(s, tc);
