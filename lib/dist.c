@@ -220,10 +220,8 @@ int mlip_dist_allgather_bytes(const void *mine, size_t n, unsigned char **all, u
 		*all = NULL;
 		return rc;
 	}
-	for (int r = 0; r < w; r++) {
-		size_t at = 0;
-		for (int q = 0; q < r; q++)
-			at += (size_t)sizes[q];
+	size_t at = 0;
+	for (int r = 0; r < w; at += (size_t)sizes[r], r++) {
 		if (r == me && n)
 			memcpy(*all + at, mine, n);
 		if ((rc = mlip_dist_bcast(*all + at, (size_t)sizes[r], r, err))) {

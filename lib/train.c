@@ -128,15 +128,17 @@ static void trainer_release(struct trainer *t)
 }
 
 /*
- * Batch k of the training set. A decoded batch is noted in the rank's debug
+ * Batch k of store s, decoded into scratch unless the store holds it. With
+ * a phase (training batches), a decoded batch is noted in the rank's debug
  * file (train.debug_checksums), so that a test can see who read what.
  */
-static const struct mlip_batch *train_batch(struct trainer *t, size_t k, const char *phase,
-					    struct mlip_err *err)
+static const struct mlip_batch *read_batch(struct trainer *t, struct mlip_batch_store *s,
+					   size_t k, struct mlip_batch *scratch, const char *phase,
+					   struct mlip_err *err)
 {
-	uint64_t before = t->train.decoded;
-	const struct mlip_batch *b = mlip_batch_store_get(&t->train, k, &t->cur, err);
-	if (b && t->checksums && t->train.decoded != before) {
+	uint64_t before = s->decoded;
+	const struct mlip_batch *b = mlip_batch_store_get(s, k, scratch, err);
+	if (b && phase && t->checksums && s->decoded != before) {
 		json_t *o = mlip_jsonl_new("read");
 		mlip_jsonl_str(o, "phase", phase);
 		mlip_jsonl_int(o, "step", (long long)t->pg.step);
@@ -147,22 +149,25 @@ static const struct mlip_batch *train_batch(struct trainer *t, size_t k, const c
 	return b;
 }
 
-/* Batches k ≡ rank (mod W) of s, in order, into l (whose batches are its own). */
+/* Training batch k, into t->cur. */
+static const struct mlip_batch *train_batch(struct trainer *t, size_t k, const char *phase,
+					    struct mlip_err *err)
+{
+	return read_batch(t, &t->train, k, &t->cur, phase, err);
+}
+
+/*
+ * Batches k ≡ rank (mod W) of s, in order, into l (whose batches are its
+ * own); phase as read_batch.
+ */
 static int take_share(struct trainer *t, struct mlip_batch_store *s, struct mlip_batch_list *l,
-		      struct mlip_err *err)
+		      const char *phase, struct mlip_err *err)
 {
 	struct mlip_batch scratch;
 	int rc = MLIP_OK;
 	mlip_batch_init(&scratch);
 	for (size_t k = (size_t)t->rank; k < s->n && !rc; k += (size_t)t->world) {
-		const struct mlip_batch *b = s == &t->train ? train_batch(t, k, "lbfgs", err)
-							    : mlip_batch_store_get(s, k, &scratch, err);
-		if (b == &t->cur) {
-			mlip_batch_release(&scratch);
-			scratch = t->cur;
-			mlip_batch_init(&t->cur);
-			b = &scratch;
-		}
+		const struct mlip_batch *b = read_batch(t, s, k, &scratch, phase, err);
 		if (!b) {
 			rc = err ? err->code : MLIP_EDATA;
 			break;
@@ -197,7 +202,7 @@ static int open_data(struct trainer *t, struct mlip_err *err)
 	mlip_batch_store_init(&val);
 	rc = mlip_batch_store_open(&val, d->val, d->n_val, 1, err);
 	if (!rc)
-		rc = take_share(t, &val, &t->val, err);
+		rc = take_share(t, &val, &t->val, NULL, err);
 	t->n_val = val.n;
 	mlip_batch_store_release(&val);
 	return rc;
@@ -777,7 +782,7 @@ static int lbfgs_begin(struct trainer *t, const char *resume_dir, struct mlip_er
 	size_t n = t->n_params;
 	int rc, found = 0;
 	/* every evaluation runs over the whole training set: this rank's share stays in memory */
-	if (!t->mine.n && (rc = mlip_dist_agree(take_share(t, &t->train, &t->mine, err), err)))
+	if (!t->mine.n && (rc = mlip_dist_agree(take_share(t, &t->train, &t->mine, "lbfgs", err), err)))
 		return rc;
 	if ((rc = mlip_model_keep_geometry(t->p.model, t->train.n, LBFGS_GEOMETRY_BYTES, err)))
 		return rc;

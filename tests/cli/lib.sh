@@ -132,8 +132,22 @@ PYEOF
 # line when python3-torch is missing; sets ORACLE (mlip's dump program) and
 # TORCH (the independent implementation), and writes to $TMPD the mlearn Si
 # streams (train.mlb, val.mlb), val.mlb as extxyz (si_val.xyz) and the
-# synthetic Si–C structures of tests/oracle/synth.py collated at 4 Å (syn.mlb).
+# synthetic Si–C structures of tests/oracle/synth.py collated at 4 Å (syn.mlb);
+# SYN_TRAINING is the tasks, optim, schedule and train sections of a config
+# for them (two heads, energy, forces and stress).
 oracle_setup() {
+	SYN_TRAINING='tasks:
+  - {name: energy, property: energy, datasets: [syn], loss: per_atom_mse, normalizer: rmsd,
+     element_references: fit}
+  - {name: forces, property: forces, datasets: [syn], loss: {name: mse, coefficient: 10}}
+  - {name: stress, property: stress, datasets: [syn], loss: mse}
+  - {name: aux, property: energy, head: aux, datasets: [syn], loss: mse, normalizer: rmsd,
+     element_references: fit}
+  - {name: auxf, property: forces, head: aux, datasets: [syn], loss: mse}
+optim: {lr: 0.01}
+schedule: {epochs: 3, warmup_steps: 1}
+train: {ema_decay: 0.5}'
+
 	if ! "$PY" -c 'import torch' >/dev/null 2>&1; then
 		echo "skip: python3-torch is not installed"
 		exit 0

@@ -45,17 +45,7 @@ model:
     - {kind: g3, elements: [Si, C], eta: 0.05, lambda: 1, zeta: 2}
     - {kind: g3, elements: [Si, Si], eta: 0.1, rs: 1.0, lambda: -1, zeta: 1, cutoff: 3.2}
     - {kind: g3, elements: [C, C], eta: 0.01, lambda: 1, zeta: 16}
-tasks:
-  - {name: energy, property: energy, datasets: [syn], loss: per_atom_mse, normalizer: rmsd,
-     element_references: fit}
-  - {name: forces, property: forces, datasets: [syn], loss: {name: mse, coefficient: 10}}
-  - {name: stress, property: stress, datasets: [syn], loss: mse}
-  - {name: aux, property: energy, head: aux, datasets: [syn], loss: mse, normalizer: rmsd,
-     element_references: fit}
-  - {name: auxf, property: forces, head: aux, datasets: [syn], loss: mse}
-optim: {lr: 0.01}
-schedule: {epochs: 3, warmup_steps: 1}
-train: {ema_decay: 0.5}
+$SYN_TRAINING
 CFG
 train syn-tanh-h2 "$TMPD/syn.yaml"
 train syn-silu-h2 "$TMPD/syn.yaml" --set model.activation=silu --set model.descriptors=

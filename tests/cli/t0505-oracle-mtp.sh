@@ -37,17 +37,7 @@ cat > "$TMPD/syn.yaml" <<CFG
 seed: 5
 data: {train: [$TMPD/syn.mlb]}
 model: {cutoff: 4.0, elements: [Si, C], hidden: [10, 7], heads: [energy, aux], seed: 17}
-tasks:
-  - {name: energy, property: energy, datasets: [syn], loss: per_atom_mse, normalizer: rmsd,
-     element_references: fit}
-  - {name: forces, property: forces, datasets: [syn], loss: {name: mse, coefficient: 10}}
-  - {name: stress, property: stress, datasets: [syn], loss: mse}
-  - {name: aux, property: energy, head: aux, datasets: [syn], loss: mse, normalizer: rmsd,
-     element_references: fit}
-  - {name: auxf, property: forces, head: aux, datasets: [syn], loss: mse}
-optim: {lr: 0.01}
-schedule: {epochs: 3, warmup_steps: 1}
-train: {ema_decay: 0.5}
+$SYN_TRAINING
 CFG
 train syn-l12-o3 "$TMPD/syn.yaml" "level: 12, r_min: 1.0, train_radial: true"
 train syn-l16-o2 "$TMPD/syn.yaml" "level: 16, max_order: 2, n_radial: 6" --set model.activation=silu \
