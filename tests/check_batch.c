@@ -1390,6 +1390,30 @@ START_TEST(test_store)
 	ck_assert_msg(strncmp(err.msg, want, strlen(want)) == 0, "%s", err.msg);
 	mlip_batch_store_release(&s);
 
+	/* a file gone after indexing: reading from it says so */
+	ck_assert_int_eq(mlip_batch_store_open(&s, paths, 2, 1, &err), 0);
+	ck_assert_ptr_nonnull(mlip_batch_store_get(&s, 0, &scratch, &err));
+	unlink(c);
+	ck_assert_ptr_null(mlip_batch_store_get(&s, 2 * N_BATCHES, &scratch, &err));
+	ck_assert_int_eq(err.code, MLIP_EIO);
+	snprintf(want, sizeof(want), "cannot open '%s' again: ", c);
+	ck_assert_msg(strncmp(err.msg, want, strlen(want)) == 0, "%s", err.msg);
+	mlip_batch_store_release(&s);
+
+	/* skimming needs a file that seeks: a pipe is refused */
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	ck_assert_int_eq(write(fds[1], one, MLIP_BATCH_HEADER_BYTES + 64), (ssize_t)(MLIP_BATCH_HEADER_BYTES + 64));
+	close(fds[1]);
+	FILE *pf = fdopen(fds[0], "rb");
+	struct mlip_batch_reader pr;
+	struct mlip_batch_extent x;
+	ck_assert_int_eq(mlip_batch_reader_open(&pr, pf, "pipe", &err), 0);
+	ck_assert_int_eq(mlip_batch_reader_skim(&pr, &x, &err), MLIP_EINVAL);
+	ck_assert_msg(strstr(err.msg, "pipe: cannot seek in it") != NULL, "%s", err.msg);
+	mlip_batch_reader_release(&pr);
+	fclose(pf);
+
 	/* streams of different cutoffs do not mix */
 	for (size_t k = 0; k < N_BATCHES; k++)
 		b[k].cutoff = 2 * CUTOFF;
