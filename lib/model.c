@@ -204,13 +204,29 @@ static int init_mtp(struct mlip_model *m, const struct mlip_model_config *c, str
 	return MLIP_OK;
 }
 
-/* The descriptor passes, on whichever basis the model has (threads as m->desc says). */
+/*
+ * A moment tensor forward that a VJP, JVP or radial gradient on the same
+ * environment follows keeps its per-atom values for them up to this size
+ * (mlip_mtp_keep: about 1.5 KB per edge at level 16, so batches of up to
+ * ~170 000 edges; larger ones evaluate again in each pass).
+ */
+#define MTP_KEEP_BYTES ((size_t)256 << 20)
+
+/*
+ * The descriptor passes, on whichever basis the model has (threads as m->desc
+ * says). keep: the passes that follow (until the next forward) are on env
+ * with the same weights, so the moment tensor basis may keep its values.
+ */
 static int basis_forward(struct mlip_model *m, double *G, const size_t *row,
-			 const struct mlip_env *env, struct mlip_err *err)
+			 const struct mlip_env *env, int keep, struct mlip_err *err)
 {
 	if (!m->mtp)
 		return mlip_descriptor_forward(G, row, &m->desc, env, err);
 	m->mtp->n_threads = m->desc.n_threads;
+	if (keep)
+		mlip_mtp_keep(m->mtp, env, MTP_KEEP_BYTES);
+	else
+		mlip_mtp_keep_drop(m->mtp);
 	return mlip_mtp_forward(G, row, m->mtp, env, err);
 }
 
@@ -776,6 +792,8 @@ static int forward(struct mlip_model *m, const struct mlip_batch *b, struct geo_
 	struct mlip_env *env = &w->env;
 	int rc;
 	w->batch = NULL;
+	if (m->mtp) /* env changes here: nothing kept from the last forward may serve */
+		mlip_mtp_keep_drop(m->mtp);
 	int derivs = (flags & (MLIP_MODEL_FORCES | MLIP_MODEL_STRESS | MLIP_MODEL_TRAIN)) != 0;
 	/* Only a slot filled by a forward of this batch with the edge cache may stand in for it. */
 	int hit = b && gs && gs->batch == b && gs->n_atoms == b->n_atoms &&
@@ -797,7 +815,7 @@ static int forward(struct mlip_model *m, const struct mlip_batch *b, struct geo_
 		 * sincos and exp once for all passes. */
 		if (derivs && !m->mtp && (rc = mlip_env_cache(env, &m->desc, err)))
 			return rc;
-		if ((rc = basis_forward(m, w->G, w->row, env, err)))
+		if ((rc = basis_forward(m, w->G, w->row, env, derivs, err)))
 			return rc;
 		if (gs && derivs && !gs->batch)
 			geo_store(m, gs, b);
@@ -982,7 +1000,7 @@ int mlip_model_scaling_stats_add(struct mlip_model *m, struct mlip_sf_stats *st,
 	struct mlip_model_work *w = m->work;
 	int rc;
 	if (!(rc = mlip_env_build(&w->env, &m->desc, b, err)) && !(rc = layout(m, 0, err)) &&
-	    !(rc = basis_forward(m, w->G, w->row, &w->env, err)))
+	    !(rc = basis_forward(m, w->G, w->row, &w->env, 0, err)))
 		mlip_sf_stats_add(st, w->G, w->row, &w->env);
 	w->batch = NULL;
 	return rc;
@@ -1017,12 +1035,14 @@ int mlip_model_fit_scaling(struct mlip_model *m, const struct mlip_batch *const 
 int mlip_model_basis_forward(struct mlip_model *m, double *G, const size_t *row,
 			     const struct mlip_env *env, struct mlip_err *err)
 {
-	return basis_forward(m, G, row, env, err);
+	return basis_forward(m, G, row, env, 0, err);
 }
 
 int mlip_model_basis_vjp_multi(struct mlip_model *m, double *g_edge, const double *dG,
 			       const size_t *row, size_t n, const struct mlip_env *env,
 			       struct mlip_err *err)
 {
+	if (m->mtp) /* env need not be the last forward's */
+		mlip_mtp_keep_drop(m->mtp);
 	return basis_vjp_multi(m, g_edge, dG, row, n, env, err);
 }

@@ -115,6 +115,13 @@ struct mtp_plan {
 	struct mtp_dot *dots;        /* (n_basis) */
 	size_t nb_stride;            /* doubles per neighbour in the scratch */
 	double *mult;                /* (n_mono) multinomial weights */
+	/* the monomials as products: x^p y^q z^s = px[p] · yz[o(q + s) + s] with
+	 * o(d) = d (d + 1) / 2 (m_x[g] = p, m_yz[g] = o(q + s) + s), and their
+	 * derivatives: ∂mono[g]/∂û_a = d_coef[a][g] · mono[d_idx[a][g]] (the
+	 * exponent of axis a, times the monomial with it lowered by one) */
+	int32_t *m_x, *m_yz;         /* (n_mono) */
+	int32_t *d_idx[3];           /* (n_mono) each; 0 where the exponent is 0 */
+	double *d_coef[3];           /* (n_mono) each */
 };
 
 /* ---- basis enumeration ------------------------------------------------------ */
@@ -200,6 +207,12 @@ static void plan_free(struct mtp_plan *p)
 	if (!p)
 		return;
 	free(p->mono);
+	free(p->m_x);
+	free(p->m_yz);
+	for (int a = 0; a < 3; a++) {
+		free(p->d_idx[a]);
+		free(p->d_coef[a]);
+	}
 	free(p->terms);
 	free(p->out_start);
 	free(p->t_coef);
@@ -222,20 +235,45 @@ static double factorial(int n)
 	return f;
 }
 
+/* Global index of x^p y^q z^s. */
+static size_t mono_index(int p, int q, int s)
+{
+	int nu = p + q + s;
+	return n_mono(nu - 1) + comp_index(p, q, nu);
+}
+
 static int mono_table(struct mtp_plan *p)
 {
-	p->n_mono = n_mono(p->max_rank);
-	p->mono = calloc(p->n_mono, sizeof(*p->mono));
-	if (!p->mono)
+	size_t nm = p->n_mono = n_mono(p->max_rank);
+	p->mono = calloc(nm, sizeof(*p->mono));
+	p->m_x = calloc(nm, sizeof(int32_t));
+	p->m_yz = calloc(nm, sizeof(int32_t));
+	for (int a = 0; a < 3; a++) {
+		p->d_idx[a] = calloc(nm, sizeof(int32_t));
+		p->d_coef[a] = calloc(nm, sizeof(double));
+		if (!p->d_idx[a] || !p->d_coef[a])
+			return -1;
+	}
+	if (!p->mono || !p->m_x || !p->m_yz)
 		return -1;
 	for (int nu = 0; nu <= p->max_rank; nu++)
 		for (int a = nu; a >= 0; a--)
 			for (int b = nu - a; b >= 0; b--) {
-				int c = nu - a - b;
-				size_t g = n_mono(nu - 1) + comp_index(a, b, nu);
+				int c = nu - a - b, e[3] = { a, b, c };
+				size_t g = mono_index(a, b, c);
 				struct mtp_mono *m = &p->mono[g];
 				m->p = a, m->q = b, m->s = c, m->deg = nu;
 				m->mult = factorial(nu) / (factorial(a) * factorial(b) * factorial(c));
+				for (int x = 0; x < 3; x++) {
+					if (!e[x])
+						continue;
+					int l[3] = { a, b, c };
+					l[x]--;
+					p->d_idx[x][g] = (int32_t)mono_index(l[0], l[1], l[2]);
+					p->d_coef[x][g] = e[x];
+				}
+				p->m_x[g] = a;
+				p->m_yz[g] = (b + c) * (b + c + 1) / 2 + c;
 			}
 	return 0;
 }
@@ -401,8 +439,7 @@ static int plan_build(struct mlip_mtp *m)
 	}
 	p->n_x = off;
 	p->n_out = off - p->mom_off[m->n_mu];
-	p->nb_stride = (((p->n_mono + 3) & ~(size_t)3) + 5 + 2 * m->n_mu + (size_t)p->max_rank + 1 +
-			3 * n_comp(p->max_rank) + 3) & ~(size_t)3;
+	p->nb_stride = (((p->n_mono + 3) & ~(size_t)3) + 5 + 2 * m->n_mu + 3) & ~(size_t)3;
 	p->out_start = calloc(p->n_out + 1, sizeof(size_t));
 	size_t nm = p->n_mono;
 	p->mult = malloc(nm * sizeof(double));
@@ -575,8 +612,11 @@ nomem:
 	return mlip_err_set(err, MLIP_ENOMEM, "out of memory for the moment tensor basis");
 }
 
+static void keep_free(struct mtp_keep *k);
+
 void mlip_mtp_release(struct mlip_mtp *m)
 {
+	keep_free(m->keep);
 	plan_free(m->plan);
 	free(m->radial);
 	free(m->func);
@@ -620,16 +660,17 @@ int mlip_mtp_env_build(struct mlip_env *env, const struct mlip_mtp *m,
 
 /*
  * One edge's values in a slot of nb_stride doubles: the monomials of û
- * (n_mono, padded to a multiple of 4), then û (3), R, 1/R, f (n_mu), f' (n_mu),
- * the powers x^p (max_rank + 1) and the tables yz, ∂yz/∂y, ∂yz/∂z (n_comp(max_rank) each).
+ * (n_mono, padded to a multiple of 4), then û (3), R, 1/R, f (n_mu), f' (n_mu).
+ * Each monomial is its parent (one degree lower) times a component of û; the
+ * derivatives need no tables of their own (∂mono/∂û_a is an exponent times
+ * a lower monomial: the plan's d_idx, d_coef).
  */
 static size_t slot_head(const struct mtp_plan *p)
 {
 	return (p->n_mono + 3) & ~(size_t)3;
 }
 
-MTP_INLINE void edge_eval(double *slot, const struct mlip_mtp *m, const double *c, const double *r,
-			  int derivs)
+MTP_INLINE void edge_eval(double *slot, const struct mlip_mtp *m, const double *c, const double *r)
 {
 	const struct mtp_plan *p = m->plan;
 	const size_t nr = m->n_radial, nm = m->n_mu;
@@ -659,43 +700,23 @@ MTP_INLINE void edge_eval(double *slot, const struct mlip_mtp *m, const double *
 		f[mu] = a * w;
 		df[mu] = a * dw + da * dxi * w;
 	}
-	/*
-	 * Within degree ν the monomials with x^p (p descending) form a segment
-	 * x^p · (y^d, y^{d−1} z, .., z^d), d = ν − p; so from the powers of x and
-	 * the tables yz_d[k] = y^{d−k} z^k (and their y and z derivatives, for the
-	 * VJP and JVP) every monomial is one product, in contiguous runs.
-	 */
+	/* the powers of x and the products y^q z^s, then each monomial one product */
 	const int top = p->max_rank;
-	double *px = f + 2 * nm, *yz = px + top + 1, *dyz = yz + n_comp(top), *dzz = dyz + n_comp(top);
-	double py[MTP_MAX_RANK + 1], pz[MTP_MAX_RANK + 1];
+	double px[MTP_MAX_RANK + 1], py[MTP_MAX_RANK + 1], pz[MTP_MAX_RANK + 1];
+	double yz[(MTP_MAX_RANK + 1) * (MTP_MAX_RANK + 2) / 2];
 	px[0] = py[0] = pz[0] = 1;
 	for (int k = 1; k <= top; k++) {
 		px[k] = px[k - 1] * u[0];
 		py[k] = py[k - 1] * u[1];
 		pz[k] = pz[k - 1] * u[2];
 	}
-	for (int d = 0, o = 0; d <= top; o += ++d) {
-		double *a = yz + o;
+	for (int d = 0, o = 0; d <= top; o += ++d)
 		for (int k = 0; k <= d; k++)
-			a[k] = py[d - k] * pz[k];
-		if (!derivs)
-			continue;
-		double *ay = dyz + o, *az = dzz + o;
-		ay[d] = 0;
-		for (int k = 0; k < d; k++)
-			ay[k] = (d - k) * py[d - k - 1] * pz[k];
-		az[0] = 0;
-		for (int k = 1; k <= d; k++)
-			az[k] = k * py[d - k] * pz[k - 1];
-	}
-	double *seg = mono;
-	for (int nu = 0; nu <= top; nu++)
-		for (int d = 0, o = 0; d <= nu; o += ++d) {
-			const double x = px[nu - d], *a = yz + o;
-			for (int k = 0; k <= d; k++)
-				seg[k] = x * a[k];
-			seg += d + 1;
-		}
+			yz[o + k] = py[d - k] * pz[k];
+	const int32_t *ix = p->m_x, *iyz = p->m_yz;
+	MTP_SIMD
+	for (size_t g = 0; g < p->n_mono; g++)
+		mono[g] = px[ix[g]] * yz[iyz[g]];
 }
 
 void mlip_mtp_radial(double *f, double *df, const struct mlip_mtp *m, size_t a, size_t b,
@@ -704,7 +725,7 @@ void mlip_mtp_radial(double *f, double *df, const struct mlip_mtp *m, size_t a, 
 	double *slot = malloc(m->plan->nb_stride * sizeof(double));
 	double r[3] = { R, 0, 0 };
 	MLIP_ASSERT(slot);
-	edge_eval(slot, m, m->coef + (a * m->n_elements + b) * m->n_mu * m->n_radial, r, 0);
+	edge_eval(slot, m, m->coef + (a * m->n_elements + b) * m->n_mu * m->n_radial, r);
 	const double *hd = slot + slot_head(m->plan);
 	for (size_t mu = 0; mu < m->n_mu; mu++) {
 		if (f)
@@ -719,9 +740,11 @@ void mlip_mtp_radial(double *f, double *df, const struct mlip_mtp *m, size_t a, 
 
 struct mtp_work {
 	size_t n_w;
-	double *X;    /* (n_x) */
+	double *X;    /* (n_x) the atom's: the scratch row X0 or a kept row */
+	double *X0;
 	double *dX;   /* (n_w, n_x) adjoints (VJP) or tangents (JVP) */
-	double *nb;   /* (max_nb, nb_stride) edge slots */
+	double *nb;   /* (max_nb, nb_stride) edge slots: the scratch nb0 or the kept slots */
+	double *nb0;
 	double *D;    /* (n_mono) */
 	double *tmp;  /* (2 n_terms) */
 	double *G;    /* (n_basis) a row no one reads (the radial gradient's tangents) */
@@ -739,9 +762,9 @@ static int work_alloc(struct mtp_work *w, const struct mlip_mtp *m, size_t max_n
 	w->mem = aligned_alloc(64, nd * sizeof(double));
 	if (!w->mem)
 		return -1;
-	w->X = w->mem;
+	w->X = w->X0 = w->mem;
 	w->dX = w->X + nx;
-	w->nb = w->dX + n_w * nx;
+	w->nb = w->nb0 = w->dX + n_w * nx;
 	w->D = w->nb + R8((max_nb ? max_nb : 1) * p->nb_stride);
 	w->tmp = w->D + R8(p->n_mono);
 	w->G = w->tmp + R8(2 * p->n_terms + 1);
@@ -766,9 +789,22 @@ MTP_INLINE void segment_sums(double *out, const double *x, const size_t *start, 
 	}
 }
 
+/* The slots of atom i's edges (with the derivative tables), X not touched. */
+MTP_CLONES static void atom_edges(struct mtp_work *w, const struct mlip_mtp *m,
+				  const struct mlip_env *env, size_t i)
+{
+	const size_t S = m->n_elements, nm = m->n_mu, st = m->plan->nb_stride;
+	const size_t a = (size_t)env->species[i], e0 = env->first[i], ne = env->first[i + 1] - e0;
+	for (size_t e = 0; e < ne; e++) {
+		size_t b = (size_t)env->species[env->nbr[e0 + e]];
+		edge_eval(w->nb + e * st, m, m->coef + (a * S + b) * nm * m->n_radial,
+			  env->r + 3 * (e0 + e));
+	}
+}
+
 /* X of atom i (moments, then products), keeping every edge's slot. */
 MTP_CLONES static void atom_tensors(struct mtp_work *w, const struct mlip_mtp *m,
-				    const struct mlip_env *env, size_t i, int derivs)
+				    const struct mlip_env *env, size_t i)
 {
 	const struct mtp_plan *p = m->plan;
 	const size_t S = m->n_elements, nm = m->n_mu, st = p->nb_stride, hd = slot_head(p);
@@ -779,12 +815,7 @@ MTP_CLONES static void atom_tensors(struct mtp_work *w, const struct mlip_mtp *m
 	for (size_t e = 0; e < ne; e++) {
 		double *slot = w->nb + e * st;
 		size_t b = (size_t)env->species[env->nbr[e0 + e]];
-		if (derivs)
-			edge_eval(slot, m, m->coef + (a * S + b) * nm * m->n_radial,
-				  env->r + 3 * (e0 + e), 1);
-		else
-			edge_eval(slot, m, m->coef + (a * S + b) * nm * m->n_radial,
-				  env->r + 3 * (e0 + e), 0);
+		edge_eval(slot, m, m->coef + (a * S + b) * nm * m->n_radial, env->r + 3 * (e0 + e));
 		const double *f = slot + hd + 5, *mono = slot;
 		for (size_t mu = 0; mu < nm; mu++) {
 			double *restrict M = X + p->mom_off[mu];
@@ -866,8 +897,6 @@ MTP_CLONES static void atom_vjp(double *g_edge, double *dX, const double *wt, st
 	}
 	const size_t e0 = env->first[i], ne = env->first[i + 1] - e0;
 	double *restrict D = w->D;
-	const int R = p->max_rank;
-	const size_t nyz = n_comp(R);
 	for (size_t e = 0; e < ne; e++) {
 		const double *mono = w->nb + e * st, *u = mono + hd, *f = u + 5, *df = f + nm;
 		double s = 0;
@@ -883,27 +912,16 @@ MTP_CLONES static void atom_vjp(double *g_edge, double *dX, const double *wt, st
 			}
 			s += df[mu] * sm;
 		}
-		/* h = ∇_û Σ_g D_g mono_g(û), segment by segment (edge_eval): a segment
-		 * is x^p · yz_d, so its x derivative is p x^{p−1} · yz_d, its y, z
-		 * derivatives x^p · ∂yz_d. */
-		const double *px = df + nm, *yz = px + R + 1, *dyz = yz + nyz, *dzz = dyz + nyz;
+		/* h = ∇_û Σ_g D_g mono_g(û): ∂mono_g/∂û_a = d_coef[a][g] mono[d_idx[a][g]] */
+		const int32_t *ix = p->d_idx[0], *iy = p->d_idx[1], *iz = p->d_idx[2];
+		const double *cx = p->d_coef[0], *cy = p->d_coef[1], *cz = p->d_coef[2];
 		double h0 = 0, h1 = 0, h2 = 0;
-		const double *Dg = D;
-		for (int nu = 0; nu <= R; nu++)
-			for (int d = 0, o = 0; d <= nu; Dg += d + 1, o += ++d) {
-				const int pp = nu - d;
-				const double *a = yz + o, *ay = dyz + o, *az = dzz + o;
-				double s0 = 0, s1 = 0, s2 = 0;
-				for (int k = 0; k <= d; k++) {
-					s0 += Dg[k] * a[k];
-					s1 += Dg[k] * ay[k];
-					s2 += Dg[k] * az[k];
-				}
-				if (pp)
-					h0 += pp * px[pp - 1] * s0;
-				h1 += px[pp] * s1;
-				h2 += px[pp] * s2;
-			}
+		MTP_PRAGMA(omp simd reduction(+ : h0, h1, h2))
+		for (size_t g = 1; g < no; g++) {
+			h0 += D[g] * cx[g] * mono[ix[g]];
+			h1 += D[g] * cy[g] * mono[iy[g]];
+			h2 += D[g] * cz[g] * mono[iz[g]];
+		}
 		double hu = h0 * u[0] + h1 * u[1] + h2 * u[2], inv = u[4];
 		double *o = g_edge + 3 * (e0 + e);
 		o[0] += s * u[0] + (h0 - hu * u[0]) * inv;
@@ -912,24 +930,17 @@ MTP_CLONES static void atom_vjp(double *g_edge, double *dX, const double *wt, st
 	}
 }
 
-/*
- * The tangents of an edge's monomials along û' = (t0, t1, t2), from its slot's
- * powers of x and yz tables (edge_eval's segments): dmono (n_mono).
- */
-MTP_INLINE void mono_tangent(double *dmono, const double *px, const double *yz, int R,
+/* The tangents of an edge's monomials along û' = (t0, t1, t2): dmono (n_mono). */
+MTP_INLINE void mono_tangent(double *dmono, const struct mtp_plan *p, const double *mono,
 			     double t0, double t1, double t2)
 {
-	const size_t nyz = n_comp(R);
-	const double *dyz = yz + nyz, *dzz = dyz + nyz;
-	double *seg = dmono;
-	for (int nu = 0; nu <= R; nu++)
-		for (int d = 0, o = 0; d <= nu; seg += d + 1, o += ++d) {
-			const int pp = nu - d;
-			const double *a = yz + o, *ay = dyz + o, *az = dzz + o;
-			double cx = pp ? pp * px[pp - 1] * t0 : 0, cy = px[pp] * t1, cz = px[pp] * t2;
-			for (int k = 0; k <= d; k++)
-				seg[k] = cx * a[k] + cy * ay[k] + cz * az[k];
-		}
+	const int32_t *ix = p->d_idx[0], *iy = p->d_idx[1], *iz = p->d_idx[2];
+	const double *cx = p->d_coef[0], *cy = p->d_coef[1], *cz = p->d_coef[2];
+	dmono[0] = 0;
+	MTP_SIMD
+	for (size_t g = 1; g < p->n_mono; g++)
+		dmono[g] = t0 * cx[g] * mono[ix[g]] + t1 * cy[g] * mono[iy[g]] +
+			   t2 * cz[g] * mono[iz[g]];
 }
 
 /* dG row of atom i along the edge tangents t (E, 3). */
@@ -941,7 +952,6 @@ MTP_CLONES static void atom_jvp(double *dG, double *dX, const double *t, struct 
 	const size_t nm = m->n_mu, st = p->nb_stride, hd = slot_head(p);
 	const size_t e0 = env->first[i], ne = env->first[i + 1] - e0;
 	double *restrict dmono = w->D;
-	const int R = p->max_rank;
 	memset(dX, 0, p->mom_off[nm] * sizeof(double));
 	for (size_t e = 0; e < ne; e++) {
 		const double *mono = w->nb + e * st, *u = mono + hd, *f = u + 5, *df = f + nm;
@@ -949,8 +959,7 @@ MTP_CLONES static void atom_jvp(double *dG, double *dX, const double *t, struct 
 		double Rd = u[0] * tv[0] + u[1] * tv[1] + u[2] * tv[2], inv = u[4];
 		double t0 = (tv[0] - Rd * u[0]) * inv, t1 = (tv[1] - Rd * u[1]) * inv;
 		double t2 = (tv[2] - Rd * u[2]) * inv;
-		const double *px = df + nm;
-		mono_tangent(dmono, px, px + R + 1, R, t0, t1, t2);
+		mono_tangent(dmono, p, mono, t0, t1, t2);
 		for (size_t mu = 0; mu < nm; mu++) {
 			double *restrict dM = dX + p->mom_off[mu];
 			const double fm = f[mu], dfm = df[mu] * Rd;
@@ -1009,80 +1018,111 @@ static void radial_basis(double *Q, double *dQ, const struct mlip_mtp *m, double
  * only, so one sweep over the terms finishes them), and at last per edge
  * the moments' linear dependence on c.
  */
-static void atom_radial(double *gc, struct mtp_work *w, const struct mlip_mtp *m,
+MTP_CLONES static void atom_radial(double *gc, struct mtp_work *w, const struct mlip_mtp *m,
 			const struct mlip_env *env, size_t i, const double *aG,
-			const double *const *aT, const double *t_edge, size_t n_tan)
+			const double *const *aT, const double *t_edge, size_t n_tan,
+			const double *Xd_kept)
 {
 	const struct mtp_plan *p = m->plan;
 	const size_t nx = p->n_x, nm = m->n_mu, nr = m->n_radial, st = p->nb_stride;
 	const size_t hd = slot_head(p), E = env->n_edges;
 	const double *X = w->X;
-	double *Xb = w->dX, *Xd = w->dX + nx, *Xdb = w->dX + (1 + n_tan) * nx;
-	for (size_t t = 0; t < n_tan; t++)
-		atom_jvp(w->G, Xd + t * nx, t_edge + 3 * E * t, w, m, env, i);
+	double *Xb = w->dX, *Xdb = w->dX + (1 + n_tan) * nx;
+	const double *Xd = Xd_kept;
+	if (!Xd) {
+		for (size_t t = 0; t < n_tan; t++)
+			atom_jvp(w->G, w->dX + (1 + t) * nx, t_edge + 3 * E * t, w, m, env, i);
+		Xd = w->dX + nx;
+	}
 	memset(Xb, 0, nx * sizeof(double));
 	memset(Xdb, 0, n_tan * nx * sizeof(double));
 	for (size_t f = 0; f < m->n_basis; f++) {
 		const struct mtp_dot *d = &p->dots[f];
 		const double *x = X + d->x, *y = X + d->y, *mult = p->mult + d->g0;
-		double a = aG[f];
+		double a = aG[f], *xb = Xb + d->x, *yb = Xb + d->y;
+		MTP_SIMD
 		for (size_t c = 0; c < d->n; c++) {
-			Xb[d->x + c] += a * mult[c] * y[c];
-			Xb[d->y + c] += a * mult[c] * x[c];
+			xb[c] += a * mult[c] * y[c];
+			yb[c] += a * mult[c] * x[c];
 		}
 		for (size_t t = 0; t < n_tan; t++) {
 			const double *xd = Xd + t * nx + d->x, *yd = Xd + t * nx + d->y;
 			double *xdb = Xdb + t * nx + d->x, *ydb = Xdb + t * nx + d->y, b = aT[t][f];
 			if (b == 0)
 				continue;
+			MTP_SIMD
 			for (size_t c = 0; c < d->n; c++) {
 				xdb[c] += b * mult[c] * y[c];
 				ydb[c] += b * mult[c] * x[c];
-				Xb[d->x + c] += b * mult[c] * yd[c];
-				Xb[d->y + c] += b * mult[c] * xd[c];
+				xb[c] += b * mult[c] * yd[c];
+				yb[c] += b * mult[c] * xd[c];
 			}
 		}
 	}
-	for (size_t q = 0; q < p->n_terms; q++) {
-		const struct mtp_term *tm = &p->terms[q];
-		double pb = tm->coef * Xb[tm->out];
-		Xb[tm->a] += pb * X[tm->b];
-		Xb[tm->b] += pb * X[tm->a];
+	/* products -> moments, per moment component a sum over the terms it is a
+	 * factor of (atom_vjp's gather): X̄ from P̄ and from Ṗ̄ Ẋ, Ẋ̄ from Ṗ̄ */
+	if (p->n_terms) {
+		const double *rc = p->r_coef;
+		const int32_t *ro = p->r_out, *rx = p->r_other;
+		const size_t nv = p->mom_off[nm], nq = p->r_start[nv];
+		double *restrict tmp = w->tmp;
+		MTP_SIMD
+		for (size_t q = 0; q < nq; q++)
+			tmp[q] = rc[q] * Xb[ro[q]] * X[rx[q]];
 		for (size_t t = 0; t < n_tan; t++) {
-			const double *xd = Xd + t * nx;
-			double *xdb = Xdb + t * nx, pdb = tm->coef * xdb[tm->out];
-			xdb[tm->a] += pdb * X[tm->b];
-			xdb[tm->b] += pdb * X[tm->a];
-			Xb[tm->a] += pdb * xd[tm->b];
-			Xb[tm->b] += pdb * xd[tm->a];
+			const double *xd = Xd + t * nx, *xdb = Xdb + t * nx;
+			MTP_SIMD
+			for (size_t q = 0; q < nq; q++)
+				tmp[q] += rc[q] * xdb[ro[q]] * xd[rx[q]];
+		}
+		for (size_t v = 0; v < nv; v++) {
+			double sv = 0;
+			for (size_t q = p->r_start[v]; q < p->r_start[v + 1]; q++)
+				sv += tmp[q];
+			Xb[v] += sv;
+		}
+		for (size_t t = 0; t < n_tan; t++) {
+			double *xdb = Xdb + t * nx;
+			MTP_SIMD
+			for (size_t q = 0; q < nq; q++)
+				tmp[q] = rc[q] * xdb[ro[q]] * X[rx[q]];
+			for (size_t v = 0; v < nv; v++) {
+				double sv = 0;
+				for (size_t q = p->r_start[v]; q < p->r_start[v + 1]; q++)
+					sv += tmp[q];
+				xdb[v] += sv;
+			}
 		}
 	}
 	const size_t e0 = env->first[i], ne = env->first[i + 1] - e0;
-	const int R = p->max_rank;
 	double *dmono = w->D, Q[64], dQ[64];
 	for (size_t e = 0; e < ne; e++) {
-		const double *mono = w->nb + e * st, *u = mono + hd, *px = u + 5 + 2 * nm;
+		const double *mono = w->nb + e * st, *u = mono + hd;
 		size_t b = (size_t)env->species[env->nbr[e0 + e]];
 		double s_val[64], s_der[64]; /* per μ: the factors of Q_β and of Q'_β */
 		for (size_t mu = 0; mu < nm; mu++) {
 			const size_t o = p->mom_off[mu], n = p->mom_off[mu + 1] - o;
+			const double *xb = Xb + o;
 			double sv = 0;
+			MTP_SIMD_SUM(sv)
 			for (size_t g = 0; g < n; g++)
-				sv += Xb[o + g] * mono[g];
+				sv += xb[g] * mono[g];
 			s_val[mu] = sv;
 			s_der[mu] = 0;
 		}
 		for (size_t t = 0; t < n_tan; t++) {
 			const double *tv = t_edge + 3 * E * t + 3 * (e0 + e), *xdb = Xdb + t * nx;
 			double Rd = u[0] * tv[0] + u[1] * tv[1] + u[2] * tv[2], inv = u[4];
-			mono_tangent(dmono, px, px + R + 1, R, (tv[0] - Rd * u[0]) * inv,
+			mono_tangent(dmono, p, mono, (tv[0] - Rd * u[0]) * inv,
 				     (tv[1] - Rd * u[1]) * inv, (tv[2] - Rd * u[2]) * inv);
 			for (size_t mu = 0; mu < nm; mu++) {
 				const size_t o = p->mom_off[mu], n = p->mom_off[mu + 1] - o;
+				const double *xb = xdb + o;
 				double sv = 0, sd = 0;
+				MTP_PRAGMA(omp simd reduction(+ : sv, sd))
 				for (size_t g = 0; g < n; g++) {
-					sv += xdb[o + g] * dmono[g];
-					sd += xdb[o + g] * mono[g];
+					sv += xb[g] * dmono[g];
+					sd += xb[g] * mono[g];
 				}
 				s_val[mu] += sv;
 				s_der[mu] += Rd * sd;
@@ -1094,6 +1134,107 @@ static void atom_radial(double *gc, struct mtp_work *w, const struct mlip_mtp *m
 			for (size_t k = 0; k < nr; k++)
 				g[mu * nr + k] += Q[k] * s_val[mu] + dQ[k] * s_der[mu];
 	}
+}
+
+/* ---- values kept between passes (mlip_mtp_keep) ---------------------------------- */
+
+/*
+ * Only X is kept (and the JVP's tangents of X): the edge slots are made again
+ * in each pass, as storing them (1.5 KB per edge at level 16) and reading
+ * them back from memory cost more than evaluating them.
+ */
+struct mtp_keep {
+	const struct mlip_env *env; /* whose values are kept; NULL: nothing is */
+	size_t n_centres, n_edges;
+	const double *coef;         /* the coefficients they were made with */
+	size_t max_bytes;
+	int filled;                 /* x and slot hold a forward's values */
+	size_t n_tan;               /* tangents in xd (0: none), ... */
+	const double *t_edge;       /* ... along these edge tangents */
+	double *x;                  /* (n_centres, n_x) */
+	size_t cap;                 /* doubles at x */
+	double *xd;                 /* (n_centres, n_tan, n_x) the JVP's tangents of X */
+	size_t cap_d;               /* doubles at xd */
+};
+
+void mlip_mtp_keep_drop(struct mlip_mtp *m)
+{
+	if (m->keep)
+		m->keep->env = NULL;
+}
+
+static void keep_free(struct mtp_keep *k)
+{
+	if (k) {
+		free(k->x);
+		free(k->xd);
+		free(k);
+	}
+}
+
+/* A buffer of at least n doubles at *buf (capacity *cap), contents not kept; −1 if out of memory. */
+static int keep_grow(double **buf, size_t *cap, size_t n)
+{
+	if (n <= *cap)
+		return 0;
+	free(*buf);
+	*cap = 0;
+	if (!(*buf = aligned_alloc(64, ((n + 7) & ~(size_t)7) * sizeof(double))))
+		return -1;
+	*cap = n;
+	return 0;
+}
+
+void mlip_mtp_keep(struct mlip_mtp *m, const struct mlip_env *env, size_t max_bytes)
+{
+	const struct mtp_plan *p = m->plan;
+	size_t N = env->n_centres, E = env->n_edges, need = N * p->n_x;
+	mlip_mtp_keep_drop(m);
+	if (need > max_bytes / sizeof(double))
+		return;
+	if (!m->keep && !(m->keep = calloc(1, sizeof(*m->keep))))
+		return;
+	struct mtp_keep *k = m->keep;
+	if (keep_grow(&k->x, &k->cap, need))
+		return;
+	k->env = env;
+	k->n_centres = N;
+	k->n_edges = E;
+	k->coef = m->coef;
+	k->max_bytes = max_bytes;
+	k->filled = 0;
+	k->n_tan = 0;
+	k->t_edge = NULL;
+}
+
+/* m's kept values for a pass on env, if they are env's. */
+static struct mtp_keep *kept(const struct mlip_mtp *m, const struct mlip_env *env)
+{
+	struct mtp_keep *k = m->keep;
+	return k && k->env == env && k->n_centres == env->n_centres && k->n_edges == env->n_edges &&
+			       k->coef == m->coef ? k : NULL;
+}
+
+/*
+ * X and the edge slots of atom i in w->X and w->nb: X kept when a forward has
+ * made it (the slots evaluated), else both evaluated (X into the keep when
+ * this pass fills it).
+ */
+static void atom_load(struct mtp_work *w, const struct mlip_mtp *m, const struct mlip_env *env,
+		      size_t i, struct mtp_keep *k)
+{
+	if (!k) {
+		w->X = w->X0;
+		w->nb = w->nb0;
+		atom_tensors(w, m, env, i);
+		return;
+	}
+	w->X = k->x + i * m->plan->n_x;
+	w->nb = w->nb0;
+	if (!k->filled)
+		atom_tensors(w, m, env, i);
+	else
+		atom_edges(w, m, env, i);
 }
 
 /* ---- passes over the atoms ------------------------------------------------------- */
@@ -1110,6 +1251,9 @@ struct mtp_pass {
 	const double *t_edge; /* JVP, radial: (n_w, E, 3) */
 	const double *adj;    /* radial: adjoint rows, at row (1 + n_w, N) */
 	double *g_atom;       /* radial: (n_centres, S, n_mu, n_radial) each atom's part */
+	struct mtp_keep *keep; /* kept values of env, or NULL */
+	double *xd;           /* JVP: kept tangents to write, radial: to read (n_centres, n_w, n_x),
+				 or NULL */
 };
 
 static void pass_atom(struct mtp_work *w, const struct mtp_pass *ps, const struct mlip_mtp *m,
@@ -1129,9 +1273,9 @@ static void pass_atom(struct mtp_work *w, const struct mtp_pass *ps, const struc
 			return;
 		for (size_t t = 0; t < ps->n_w; t++)
 			aT[t] = ps->adj + ps->row[(1 + t) * N + i];
-		atom_tensors(w, m, env, i, 1);
+		atom_load(w, m, env, i, ps->keep);
 		atom_radial(ps->g_atom + i * nc, w, m, env, i, ps->adj + ps->row[i], aT, ps->t_edge,
-			    ps->n_w);
+			    ps->n_w, ps->xd ? ps->xd + i * ps->n_w * nx : NULL);
 		return;
 	}
 	if (ps->mode == MTP_VJP) {
@@ -1144,7 +1288,7 @@ static void pass_atom(struct mtp_work *w, const struct mtp_pass *ps, const struc
 		if (!any)
 			return;
 	}
-	atom_tensors(w, m, env, i, ps->mode != MTP_FORWARD);
+	atom_load(w, m, env, i, ps->keep);
 	if (ps->mode == MTP_FORWARD)
 		atom_forward(ps->G + ps->row[i], w, m);
 	else if (ps->mode == MTP_VJP)
@@ -1153,8 +1297,9 @@ static void pass_atom(struct mtp_work *w, const struct mtp_pass *ps, const struc
 				 m, env, i);
 	else
 		for (size_t h = 0; h < ps->n_w; h++)
-			atom_jvp(ps->G + ps->row[h * N + i], w->dX + h * nx, ps->t_edge + 3 * E * h, w,
-				 m, env, i);
+			atom_jvp(ps->G + ps->row[h * N + i],
+				 ps->xd ? ps->xd + (i * ps->n_w + h) * nx : w->dX + h * nx,
+				 ps->t_edge + 3 * E * h, w, m, env, i);
 }
 
 int mlip_mtp_threads(const struct mlip_mtp *m, size_t n_atoms)
@@ -1162,10 +1307,22 @@ int mlip_mtp_threads(const struct mlip_mtp *m, size_t n_atoms)
 	return mlip_pass_threads(m->n_threads, n_atoms, MTP_ATOMS_PER_TASK);
 }
 
-static int run_pass(const struct mtp_pass *ps, const struct mlip_mtp *m,
-		    const struct mlip_env *env, struct mlip_err *err)
+static int run_pass(struct mtp_pass *ps, const struct mlip_mtp *m, const struct mlip_env *env,
+		    struct mlip_err *err)
 {
-	const size_t N = env->n_centres;
+	const size_t N = env->n_centres, nx = m->plan->n_x;
+	struct mtp_keep *k = ps->keep = kept(m, env);
+	/* Only a forward fills the keep; the JVP keeps its tangents when there is room. */
+	if (k && !k->filled && ps->mode != MTP_FORWARD)
+		k = ps->keep = NULL;
+	if (k && ps->mode == MTP_JVP) {
+		k->n_tan = 0;
+		if ((k->cap + N * ps->n_w * nx) <= k->max_bytes / sizeof(double) &&
+		    !keep_grow(&k->xd, &k->cap_d, N * ps->n_w * nx))
+			ps->xd = k->xd;
+	}
+	if (k && ps->mode == MTP_RADIAL && k->n_tan == ps->n_w && k->t_edge == ps->t_edge)
+		ps->xd = k->xd;
 	int nt = mlip_mtp_threads(m, N), fail = 0;
 	(void)nt;
 	MTP_PRAGMA(omp parallel num_threads(nt) if (nt > 1) reduction(| : fail))
@@ -1181,8 +1338,16 @@ static int run_pass(const struct mtp_pass *ps, const struct mlip_mtp *m,
 				pass_atom(&w, ps, m, env, i);
 		work_free(&w);
 	}
-	if (fail)
+	if (fail) {
+		mlip_mtp_keep_drop((struct mlip_mtp *)m);
 		return mlip_err_set(err, MLIP_ENOMEM, "out of memory for moment tensor scratch");
+	}
+	if (k && ps->mode == MTP_FORWARD)
+		k->filled = 1;
+	if (k && ps->mode == MTP_JVP && ps->xd) {
+		k->n_tan = ps->n_w;
+		k->t_edge = ps->t_edge;
+	}
 	return MLIP_OK;
 }
 

@@ -121,6 +121,7 @@ struct mlip_mtp {
 	size_t max_dim;
 	struct mtp_plan *plan;          /* owned */
 	int n_threads;                  /* as struct mlip_descriptor's */
+	struct mtp_keep *keep;          /* owned, NULL until mlip_mtp_keep: the passes' kept values */
 };
 
 /* Default options: r_min 0, n_radial 0 (max(8, n_mu)), max_order 3, seed 0, radial NULL. */
@@ -191,6 +192,25 @@ void mlip_mtp_use_radial(struct mlip_mtp *m, const double *c);
 int mlip_mtp_radial_grad(double *g_radial, const double *adj, const size_t *row,
 			 const double *t_edge, size_t n_tan, const struct mlip_mtp *m,
 			 const struct mlip_env *env, struct mlip_err *err);
+
+/*
+ * Keeping the atoms' values between the passes of one evaluation (a training
+ * step is a forward, a VJP, a JVP and a radial gradient on the same
+ * environment and coefficients; each would otherwise evaluate every edge and
+ * every atom's moments and products again). After mlip_mtp_keep(m, env,
+ * max_bytes) the next forward on env keeps each atom's X and its edges'
+ * values, the VJP, JVP and radial gradient that follow on env use them, and
+ * the JVP keeps its tangents for a radial gradient along the same t_edge.
+ * Until mlip_mtp_keep_drop (or the next mlip_mtp_keep) the caller must change
+ * neither env nor the coefficients (mlip_mtp_use_radial's c). Results are the
+ * same bit for bit as without. When the values would take more than
+ * max_bytes, or memory runs out, nothing is kept (and the passes evaluate as
+ * before). Memory: n_centres × (1 + tangents) × X + edges × edge values (about
+ * 1.5 KB per edge at level 16); it is kept, for reuse, until
+ * mlip_mtp_release.
+ */
+void mlip_mtp_keep(struct mlip_mtp *m, const struct mlip_env *env, size_t max_bytes);
+void mlip_mtp_keep_drop(struct mlip_mtp *m);
 
 /* Threads for n_atoms atoms: mlip_descriptor_threads's rule with m->n_threads. */
 int mlip_mtp_threads(const struct mlip_mtp *m, size_t n_atoms);

@@ -774,6 +774,104 @@ START_TEST(test_radial_grad)
 }
 END_TEST
 
+/*
+ * mlip_mtp_keep: a forward, a two-set VJP, a two-tangent JVP and a radial
+ * gradient along the same tangents give the same bits with the atoms' values
+ * kept as without, for 1 and 2 threads; the kept values are really used (a
+ * change of the coefficients in place, which the contract forbids, shows in
+ * a VJP that follows, and no longer after mlip_mtp_keep_drop); a pass on
+ * another environment, or a keep over its memory bound, evaluates afresh.
+ */
+START_TEST(test_keep)
+{
+	struct mlip_mtp m;
+	struct sys y, y2;
+	struct mlip_err err;
+	mtp_ok(&m, Z3, 3, 4.5, 16, NULL);
+	sys_build(&y, &m, 31, 4.5);
+	sys_build(&y2, &m, 31, 4.5); /* the same geometry in another environment */
+	const size_t S = 3, nc = S * S * m.n_mu * m.n_radial, ND = y.N * y.D, E = y.E, T = 2;
+	uint64_t rng = 7;
+	double *c = fx_calloc(nc, sizeof(double)), *adj = fx_calloc((1 + T) * ND, sizeof(double));
+	double *t_edge = fx_calloc(T * 3 * E, sizeof(double));
+	size_t *row = fx_calloc((1 + T) * y.N, sizeof(size_t));
+	memcpy(c, m.radial, nc * sizeof(double));
+	for (size_t k = 0; k < (1 + T) * ND; k++)
+		adj[k] = 2 * test_rand_unif(&rng) - 1;
+	for (size_t k = 0; k < T * 3 * E; k++)
+		t_edge[k] = 2 * test_rand_unif(&rng) - 1;
+	for (size_t q = 0; q <= T; q++)
+		for (size_t i = 0; i < y.N; i++)
+			row[q * y.N + i] = q * ND + i * y.D;
+	double *out[2][4];
+	mlip_mtp_use_radial(&m, c);
+	for (int kept = 0; kept < 2; kept++) {
+		out[kept][0] = fx_calloc(ND, sizeof(double));
+		out[kept][1] = fx_calloc(T * 3 * E, sizeof(double));
+		out[kept][2] = fx_calloc(T * ND, sizeof(double));
+		out[kept][3] = fx_calloc(nc * S, sizeof(double));
+		for (int th = 1; th <= 2; th++) {
+			m.n_threads = th;
+			memset(out[kept][1], 0, T * 3 * E * sizeof(double));
+			memset(out[kept][3], 0, nc * S * sizeof(double));
+			if (kept)
+				mlip_mtp_keep(&m, &y.env, (size_t)1 << 30);
+			ck_assert_int_eq(mlip_mtp_forward(out[kept][0], row, &m, &y.env, &err), 0);
+			ck_assert_int_eq(mlip_mtp_vjp_multi(out[kept][1], adj, row, T, &m, &y.env, &err), 0);
+			ck_assert_int_eq(mlip_mtp_jvp_multi(out[kept][2], row, t_edge, T, &m, &y.env, &err), 0);
+			ck_assert_int_eq(mlip_mtp_radial_grad(out[kept][3], adj, row, t_edge, T, &m, &y.env,
+							      &err), 0);
+			mlip_mtp_keep_drop(&m);
+			if (!kept) /* the reference: nothing kept, threads change no bit */
+				continue;
+			ck_assert_int_eq(memcmp(out[0][0], out[1][0], ND * sizeof(double)), 0);
+			ck_assert_int_eq(memcmp(out[0][1], out[1][1], T * 3 * E * sizeof(double)), 0);
+			ck_assert_int_eq(memcmp(out[0][2], out[1][2], T * ND * sizeof(double)), 0);
+			ck_assert_int_eq(memcmp(out[0][3], out[1][3], nc * S * sizeof(double)), 0);
+		}
+	}
+	m.n_threads = 1;
+	/* the kept X serves the VJP: with c changed in place it gives what the old c gave */
+	double *G = fx_calloc(ND, sizeof(double)), *g = fx_calloc(3 * E, sizeof(double));
+	double *fresh = fx_calloc(3 * E, sizeof(double));
+	for (int variant = 0; variant < 4; variant++) {
+		memcpy(c, m.radial, nc * sizeof(double));
+		mlip_mtp_keep(&m, &y.env, variant == 3 ? 1 : (size_t)1 << 30);
+		ck_assert_int_eq(mlip_mtp_forward(G, row, &m, &y.env, &err), 0);
+		for (size_t k = 0; k < nc; k++)
+			c[k] *= 1.25;
+		if (variant == 1)
+			mlip_mtp_keep_drop(&m);
+		memset(g, 0, 3 * E * sizeof(double));
+		ck_assert_int_eq(mlip_mtp_vjp(g, adj, row, &m, variant == 2 ? &y2.env : &y.env,
+					      &err), 0);
+		/* afresh, nothing kept */
+		mlip_mtp_keep_drop(&m);
+		memset(fresh, 0, 3 * E * sizeof(double));
+		ck_assert_int_eq(mlip_mtp_vjp(fresh, adj, row, &m, &y.env, &err), 0);
+		double d = rel_err(g, fresh, 3 * E);
+		if (variant == 0)
+			ck_assert_msg(d > 1e-3, "the kept moments were not used (%g)", d);
+		else
+			ck_assert_msg(d == 0, "variant %d: %g", variant, d);
+	}
+	mlip_mtp_use_radial(&m, NULL);
+	for (int kept = 0; kept < 2; kept++)
+		for (int q = 0; q < 4; q++)
+			free(out[kept][q]);
+	free(G);
+	free(g);
+	free(fresh);
+	free(c);
+	free(adj);
+	free(t_edge);
+	free(row);
+	sys_free(&y);
+	sys_free(&y2);
+	mlip_mtp_release(&m);
+}
+END_TEST
+
 /* ---- the basis --------------------------------------------------------------------------- */
 
 /*
@@ -1022,6 +1120,7 @@ Suite *suite_mtp(void)
 	tcase_add_test(tc, test_multi);
 	tcase_add_test(tc, test_threads);
 	tcase_add_test(tc, test_radial_grad);
+	tcase_add_test(tc, test_keep);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("basis");
 	tcase_set_timeout(tc, 60);
