@@ -207,8 +207,9 @@ static int init_mtp(struct mlip_model *m, const struct mlip_model_config *c, str
 /*
  * A moment tensor forward that a VJP, JVP or radial gradient on the same
  * environment follows keeps its per-atom values for them up to this size
- * (mlip_mtp_keep: about 1.5 KB per edge at level 16, so batches of up to
- * ~170 000 edges; larger ones evaluate again in each pass).
+ * (mlip_mtp_keep: 2.7 KB per atom and tangent at level 16, so batches of
+ * up to ~50 000 atoms with one head; larger ones evaluate again in each
+ * pass).
  */
 #define MTP_KEEP_BYTES ((size_t)256 << 20)
 

@@ -10,12 +10,15 @@
  *     all ranks 0 .. ν_max(μ) back to back (the monomials of û of degree
  *     <= ν_max(μ) in graded order), then the partial products
  *     P = sym(M^a ·_k M^b) of the k = 3 functions.
- *   - Moments: per edge (edge_eval), the Chebyshev values by recurrence,
- *     f_μ = c·Q, and the monomials of û: within a degree, the monomials with
- *     x^p form the segment x^p · (y^d, y^{d−1} z, .., z^d), d = ν − p, so each
- *     is one product of a power of x and an entry of a small yz table; the
- *     derivative tables ∂yz/∂y, ∂yz/∂z give ∇_û the same way (VJP, JVP). Then
- *     M_μ[0..n) += f_μ · mono[0..n): O(neighbours × components).
+ *   - Moments: edges four at a time, one per vector lane (edge_block: an
+ *     atom's edges in blocks, values lane-minor, so that every loop over
+ *     monomials and moments is a vector operation with the same index in
+ *     each lane): the Chebyshev values by recurrence, f_μ = c·Q, and the
+ *     monomials of û, each x^p times an entry of a small table of y^q z^s.
+ *     Their derivatives are an exponent times a lower monomial (index
+ *     tables), so ∇_û needs nothing more per edge. Then M_μ[0..n) +=
+ *     f_μ · mono[0..n) per lane, the lanes summed at the end:
+ *     O(neighbours × components).
  *   - Partial products: terms X[out] += coef · X[a] · X[b], made once at init
  *     by summing over the contracted (I) and free (J, K) index multisets:
  *     for monomials m_I (degree k), m_J, m_K,
@@ -37,9 +40,13 @@
  *   - Atoms are independent: with OpenMP, threads take atoms in tasks of 16,
  *     each with its own scratch; every output (a G row, the edges of one
  *     atom) is written by one thread in a fixed order, so results do not
- *     depend on the thread count. Each pass evaluates the edges and X again
- *     (nothing is kept between calls: memory O(N + E) plus per-thread scratch
- *     of O(max_nb × monomials)).
+ *     depend on the thread count. Each pass evaluates the edges again; X
+ *     too, unless the caller lets a forward keep every atom's X (and a JVP
+ *     its tangents) for the passes that follow on the same environment
+ *     (mlip_mtp_keep: a training step). Storing the edge values as well was
+ *     measured slower than evaluating them again (1.5 KB per edge at level
+ *     16, out of cache). Memory O(N + E) plus per-thread scratch of
+ *     O(max_nb × monomials), plus O(N × X) when kept.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -59,6 +66,7 @@
 #endif
 
 #define MTP_ATOMS_PER_TASK 16
+#define MTP_LANES 4 /* edges evaluated together, one per vector lane (AVX2: 4 doubles) */
 #define MTP_MAX_RANK 26 /* moment ranks a level can ask for (2 + ν <= level) */
 
 /* Monomials x^p y^q z^s of degree <= d, graded, within a degree p then q descending. */
@@ -113,7 +121,8 @@ struct mtp_plan {
 	double *r_coef;              /* (2 n_terms) */
 	int32_t *r_out, *r_other;    /* (2 n_terms) */
 	struct mtp_dot *dots;        /* (n_basis) */
-	size_t nb_stride;            /* doubles per neighbour in the scratch */
+	size_t b_u;                  /* offset of û in an edge block (the monomials before it) */
+	size_t blk_stride;           /* doubles per block of MTP_LANES edges (mtp.c, per edge) */
 	double *mult;                /* (n_mono) multinomial weights */
 	/* the monomials as products: x^p y^q z^s = px[p] · yz[o(q + s) + s] with
 	 * o(d) = d (d + 1) / 2 (m_x[g] = p, m_yz[g] = o(q + s) + s), and their
@@ -439,7 +448,8 @@ static int plan_build(struct mlip_mtp *m)
 	}
 	p->n_x = off;
 	p->n_out = off - p->mom_off[m->n_mu];
-	p->nb_stride = (((p->n_mono + 3) & ~(size_t)3) + 5 + 2 * m->n_mu + 3) & ~(size_t)3;
+	p->b_u = p->n_mono * MTP_LANES;
+	p->blk_stride = p->b_u + (5 + 2 * m->n_mu) * MTP_LANES;
 	p->out_start = calloc(p->n_out + 1, sizeof(size_t));
 	size_t nm = p->n_mono;
 	p->mult = malloc(nm * sizeof(double));
@@ -659,81 +669,141 @@ int mlip_mtp_env_build(struct mlip_env *env, const struct mlip_mtp *m,
 #define MTP_SIMD_SUM(v) MTP_PRAGMA(omp simd reduction(+ : v))
 
 /*
- * One edge's values in a slot of nb_stride doubles: the monomials of û
- * (n_mono, padded to a multiple of 4), then û (3), R, 1/R, f (n_mu), f' (n_mu).
- * Each monomial is its parent (one degree lower) times a component of û; the
- * derivatives need no tables of their own (∂mono/∂û_a is an exponent times
- * a lower monomial: the plan's d_idx, d_coef).
+ * Edges are evaluated MTP_LANES at a time, one per vector lane: an atom's
+ * edges in blocks of MTP_LANES, each block's values lane-minor (value v of
+ * lane l at v · MTP_LANES + l), so that the loops over monomials, moments and
+ * radial functions are vector operations over edges with the same index in
+ * every lane (no gathers). A block of blk_stride doubles holds, each value
+ * × MTP_LANES:
+ *   the monomials of û (n_mono) | û (3) | R | 1/R | f (n_mu) | f' (n_mu)
+ * Lanes past an atom's last edge get f = f' = 0 (and a harmless direction),
+ * so they add nothing, and what they would give is dropped. Monomials are
+ * x^p · (y^q z^s) from the powers of x and a table of the y z products (the
+ * plan's m_x, m_yz); their derivatives are an exponent times a lower
+ * monomial (d_idx, d_coef).
  */
-static size_t slot_head(const struct mtp_plan *p)
-{
-	return (p->n_mono + 3) & ~(size_t)3;
-}
+#define NL MTP_LANES
 
-MTP_INLINE void edge_eval(double *slot, const struct mlip_mtp *m, const double *c, const double *r)
+/* The block of edges [e, e + nv) of an atom (nv <= NL), their coefficient rows cl[l]. */
+MTP_INLINE void edge_block(double *blk, double *tab, const struct mlip_mtp *m, const double *r,
+			   const double *const *cl, size_t nv)
 {
 	const struct mtp_plan *p = m->plan;
 	const size_t nr = m->n_radial, nm = m->n_mu;
-	double *mono = slot, *hd = slot + slot_head(p);
-	double R = sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2]), inv = 1 / R;
-	double u[3] = { r[0] * inv, r[1] * inv, r[2] * inv };
-	hd[0] = u[0], hd[1] = u[1], hd[2] = u[2], hd[3] = R, hd[4] = inv;
-	double T[64], dT[64];
-	double span = m->cutoff - m->r_min, xi = (2 * R - m->r_min - m->cutoff) / span;
-	double dxi = 2 / span, t = 1 - R / m->cutoff, w = t * t, dw = -2 * t / m->cutoff;
-	T[0] = 1, dT[0] = 0;
-	if (nr > 1)
-		T[1] = xi, dT[1] = 1;
-	for (size_t k = 2; k < nr; k++) {
-		T[k] = 2 * xi * T[k - 1] - T[k - 2];
-		dT[k] = 2 * T[k - 1] + 2 * xi * dT[k - 1] - dT[k - 2];
+	double *mono = blk, *u = blk + p->b_u, *R = u + 3 * NL, *inv = R + NL, *f = inv + NL;
+	double *df = f + nm * NL;
+	for (size_t l = 0; l < NL; l++) {
+		double x = 0.5 * m->cutoff, y = 0, z = 0;
+		if (l < nv)
+			x = r[3 * l], y = r[3 * l + 1], z = r[3 * l + 2];
+		double Rl = sqrt(x * x + y * y + z * z), il = 1 / Rl;
+		R[l] = Rl, inv[l] = il;
+		u[l] = x * il, u[NL + l] = y * il, u[2 * NL + l] = z * il;
 	}
-	/* f_μ = w Σ c T and f'_μ = w' Σ c T + w ξ' Σ c T' */
-	double *f = hd + 5, *df = f + nm;
-	for (size_t mu = 0; mu < nm; mu++) {
-		const double *cm = c + mu * nr;
-		double a = 0, da = 0;
-		for (size_t k = 0; k < nr; k++) {
-			a += cm[k] * T[k];
-			da += cm[k] * dT[k];
-		}
-		f[mu] = a * w;
-		df[mu] = a * dw + da * dxi * w;
-	}
-	/* the powers of x and the products y^q z^s, then each monomial one product */
-	const int top = p->max_rank;
-	double px[MTP_MAX_RANK + 1], py[MTP_MAX_RANK + 1], pz[MTP_MAX_RANK + 1];
-	double yz[(MTP_MAX_RANK + 1) * (MTP_MAX_RANK + 2) / 2];
-	px[0] = py[0] = pz[0] = 1;
-	for (int k = 1; k <= top; k++) {
-		px[k] = px[k - 1] * u[0];
-		py[k] = py[k - 1] * u[1];
-		pz[k] = pz[k - 1] * u[2];
-	}
-	for (int d = 0, o = 0; d <= top; o += ++d)
-		for (int k = 0; k <= d; k++)
-			yz[o + k] = py[d - k] * pz[k];
-	const int32_t *ix = p->m_x, *iyz = p->m_yz;
+	/* Q_β = T_β(ξ) w by recurrence, then f_μ = Σ c T w and f'_μ = Σ c (T w' + T' ξ' w) */
+	double T[64 * NL], dT[64 * NL], xi[NL], w[NL], dw[NL];
+	const double span = m->cutoff - m->r_min, dxi = 2 / span;
 	MTP_SIMD
-	for (size_t g = 0; g < p->n_mono; g++)
-		mono[g] = px[ix[g]] * yz[iyz[g]];
+	for (size_t l = 0; l < NL; l++) {
+		double t = 1 - R[l] / m->cutoff;
+		xi[l] = (2 * R[l] - m->r_min - m->cutoff) / span;
+		w[l] = t * t;
+		dw[l] = -2 * t / m->cutoff;
+		T[l] = 1, dT[l] = 0;
+		T[NL + l] = xi[l], dT[NL + l] = 1;
+	}
+	for (size_t k = 2; k < nr; k++) {
+		double *Tk = T + k * NL, *dTk = dT + k * NL;
+		MTP_SIMD
+		for (size_t l = 0; l < NL; l++) {
+			Tk[l] = 2 * xi[l] * Tk[l - NL] - Tk[l - 2 * NL];
+			dTk[l] = 2 * Tk[l - NL] + 2 * xi[l] * dTk[l - NL] - dTk[l - 2 * NL];
+		}
+	}
+	int same = 1; /* one coefficient matrix for every lane (one element, most blocks) */
+	for (size_t l = 1; l < NL; l++)
+		same &= cl[l] == cl[0];
+	for (size_t mu = 0; mu < nm; mu++) {
+		double a[NL] = { 0 }, da[NL] = { 0 };
+		for (size_t k = 0; k < nr && same; k++) {
+			const double c = cl[0][mu * nr + k];
+			MTP_SIMD
+			for (size_t l = 0; l < NL; l++) {
+				a[l] += c * T[k * NL + l];
+				da[l] += c * dT[k * NL + l];
+			}
+		}
+		for (size_t k = 0; k < nr && !same; k++) {
+			double c[NL];
+			for (size_t l = 0; l < NL; l++)
+				c[l] = cl[l][mu * nr + k];
+			MTP_SIMD
+			for (size_t l = 0; l < NL; l++) {
+				a[l] += c[l] * T[k * NL + l];
+				da[l] += c[l] * dT[k * NL + l];
+			}
+		}
+		MTP_SIMD
+		for (size_t l = 0; l < NL; l++) {
+			double on = l < nv;
+			f[mu * NL + l] = on * a[l] * w[l];
+			df[mu * NL + l] = on * (a[l] * dw[l] + da[l] * dxi * w[l]);
+		}
+	}
+	/* px[k] = x^k, yz[o(d) + s] = y^{d−s} z^s (tab), then mono[g] = px[m_x] · yz[m_yz] */
+	const int top = p->max_rank;
+	double *px = tab, *py = px + (top + 1) * NL, *pz = py + (top + 1) * NL;
+	double *yz = pz + (top + 1) * NL;
+	MTP_SIMD
+	for (size_t l = 0; l < NL; l++)
+		px[l] = py[l] = pz[l] = 1;
+	for (int k = 1; k <= top; k++)
+		MTP_SIMD
+		for (size_t l = 0; l < NL; l++) {
+			px[k * NL + l] = px[(k - 1) * NL + l] * u[l];
+			py[k * NL + l] = py[(k - 1) * NL + l] * u[NL + l];
+			pz[k * NL + l] = pz[(k - 1) * NL + l] * u[2 * NL + l];
+		}
+	for (int d = 0, o = 0; d <= top; o += ++d)
+		for (int s = 0; s <= d; s++)
+			MTP_SIMD
+			for (size_t l = 0; l < NL; l++)
+				yz[(o + s) * NL + l] = py[(d - s) * NL + l] * pz[s * NL + l];
+	const int32_t *ix = p->m_x, *iyz = p->m_yz;
+	for (size_t g = 0; g < p->n_mono; g++) {
+		const double *a = px + ix[g] * NL, *b = yz + iyz[g] * NL;
+		MTP_SIMD
+		for (size_t l = 0; l < NL; l++)
+			mono[g * NL + l] = a[l] * b[l];
+	}
+}
+
+/* doubles of edge_block's tab */
+static size_t tab_size(const struct mtp_plan *p)
+{
+	return (3 * (size_t)(p->max_rank + 1) + n_comp(p->max_rank)) * NL;
 }
 
 void mlip_mtp_radial(double *f, double *df, const struct mlip_mtp *m, size_t a, size_t b,
 		     double R)
 {
-	double *slot = malloc(m->plan->nb_stride * sizeof(double));
+	const struct mtp_plan *p = m->plan;
+	double *blk = malloc((p->blk_stride + tab_size(p)) * sizeof(double));
 	double r[3] = { R, 0, 0 };
-	MLIP_ASSERT(slot);
-	edge_eval(slot, m, m->coef + (a * m->n_elements + b) * m->n_mu * m->n_radial, r);
-	const double *hd = slot + slot_head(m->plan);
+	const double *c = m->coef + (a * m->n_elements + b) * m->n_mu * m->n_radial;
+	const double *cl[NL];
+	MLIP_ASSERT(blk);
+	for (size_t l = 0; l < NL; l++)
+		cl[l] = c;
+	edge_block(blk, blk + p->blk_stride, m, r, cl, 1);
+	const double *fv = blk + p->b_u + 5 * NL, *dfv = fv + m->n_mu * NL;
 	for (size_t mu = 0; mu < m->n_mu; mu++) {
 		if (f)
-			f[mu] = hd[5 + mu];
+			f[mu] = fv[mu * NL];
 		if (df)
-			df[mu] = hd[5 + m->n_mu + mu];
+			df[mu] = dfv[mu * NL];
 	}
-	free(slot);
+	free(blk);
 }
 
 /* ---- per atom -------------------------------------------------------------------- */
@@ -743,9 +813,10 @@ struct mtp_work {
 	double *X;    /* (n_x) the atom's: the scratch row X0 or a kept row */
 	double *X0;
 	double *dX;   /* (n_w, n_x) adjoints (VJP) or tangents (JVP) */
-	double *nb;   /* (max_nb, nb_stride) edge slots: the scratch nb0 or the kept slots */
-	double *nb0;
-	double *D;    /* (n_mono) */
+	double *nb;   /* (⌈max_nb / NL⌉, blk_stride) the atom's edge blocks */
+	double *tab;  /* (tab_size) edge_block's powers and products */
+	double *D;    /* (n_mono, NL) per-edge monomial weights or tangents */
+	double *acc;  /* (mom_off[n_mu], NL) moments (or their tangents) per lane */
 	double *tmp;  /* (2 n_terms) */
 	double *G;    /* (n_basis) a row no one reads (the radial gradient's tangents) */
 	void *mem;
@@ -755,20 +826,26 @@ static int work_alloc(struct mtp_work *w, const struct mlip_mtp *m, size_t max_n
 {
 	const struct mtp_plan *p = m->plan;
 #define R8(x) (((x) + 7) & ~(size_t)7)
-	size_t nx = R8(p->n_x), nd = nx + n_w * nx + R8((max_nb ? max_nb : 1) * p->nb_stride) +
-				       R8(p->n_mono) + R8(2 * p->n_terms + 1) + R8(m->n_basis);
+	size_t nblk = (max_nb + NL - 1) / NL + 1, nx = R8(p->n_x);
+	size_t sizes[] = { nx, n_w * nx, R8(nblk * p->blk_stride), R8(tab_size(p)),
+			   R8(p->n_mono * NL), R8(p->mom_off[m->n_mu] * NL), R8(2 * p->n_terms + 1),
+			   R8(m->n_basis) };
+	double **at[] = { &w->X, &w->dX, &w->nb, &w->tab, &w->D, &w->acc, &w->tmp, &w->G };
+	size_t nd = 0;
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++)
+		nd += sizes[k];
+#undef R8
 	memset(w, 0, sizeof(*w));
 	w->n_w = n_w;
 	w->mem = aligned_alloc(64, nd * sizeof(double));
 	if (!w->mem)
 		return -1;
-	w->X = w->X0 = w->mem;
-	w->dX = w->X + nx;
-	w->nb = w->nb0 = w->dX + n_w * nx;
-	w->D = w->nb + R8((max_nb ? max_nb : 1) * p->nb_stride);
-	w->tmp = w->D + R8(p->n_mono);
-	w->G = w->tmp + R8(2 * p->n_terms + 1);
-#undef R8
+	double *q = w->mem;
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		*at[k] = q;
+		q += sizes[k];
+	}
+	w->X0 = w->X;
 	return 0;
 }
 
@@ -789,43 +866,93 @@ MTP_INLINE void segment_sums(double *out, const double *x, const size_t *start, 
 	}
 }
 
-/* The slots of atom i's edges (with the derivative tables), X not touched. */
-MTP_CLONES static void atom_edges(struct mtp_work *w, const struct mlip_mtp *m,
-				  const struct mlip_env *env, size_t i)
+/* x[v] = the lanes' sum of acc[v] (v < n), lanes in order. */
+MTP_INLINE void lane_sums(double *x, const double *acc, size_t n)
 {
-	const size_t S = m->n_elements, nm = m->n_mu, st = m->plan->nb_stride;
-	const size_t a = (size_t)env->species[i], e0 = env->first[i], ne = env->first[i + 1] - e0;
-	for (size_t e = 0; e < ne; e++) {
-		size_t b = (size_t)env->species[env->nbr[e0 + e]];
-		edge_eval(w->nb + e * st, m, m->coef + (a * S + b) * nm * m->n_radial,
-			  env->r + 3 * (e0 + e));
+	for (size_t v = 0; v < n; v++) {
+		const double *a = acc + v * NL;
+		double s = a[0];
+		for (size_t l = 1; l < NL; l++)
+			s += a[l];
+		x[v] = s;
 	}
 }
 
-/* X of atom i (moments, then products), keeping every edge's slot. */
+/*
+ * out[l] = Σ_g a[g] · v[g][l], g < n (v lane-minor), in four independent
+ * sums so that the FMAs do not wait on each other.
+ */
+MTP_INLINE void lane_dot(double *out, const double *a, const double *v, size_t n)
+{
+	double s0[NL] = { 0 }, s1[NL] = { 0 }, s2[NL] = { 0 }, s3[NL] = { 0 };
+	size_t g = 0;
+	for (; g + 4 <= n; g += 4) {
+		const double *v0 = v + g * NL;
+		MTP_SIMD
+		for (size_t l = 0; l < NL; l++) {
+			s0[l] += a[g] * v0[l];
+			s1[l] += a[g + 1] * v0[NL + l];
+			s2[l] += a[g + 2] * v0[2 * NL + l];
+			s3[l] += a[g + 3] * v0[3 * NL + l];
+		}
+	}
+	for (; g < n; g++)
+		MTP_SIMD
+		for (size_t l = 0; l < NL; l++)
+			s0[l] += a[g] * v[g * NL + l];
+	MTP_SIMD
+	for (size_t l = 0; l < NL; l++)
+		out[l] = (s0[l] + s1[l]) + (s2[l] + s3[l]);
+}
+
+/* Atom i's edge blocks into w->nb (X not touched); the number of blocks. */
+MTP_INLINE size_t edges_eval(struct mtp_work *w, const struct mlip_mtp *m,
+			     const struct mlip_env *env, size_t i)
+{
+	const size_t S = m->n_elements, nm = m->n_mu, nr = m->n_radial, bs = m->plan->blk_stride;
+	const size_t a = (size_t)env->species[i], e0 = env->first[i], ne = env->first[i + 1] - e0;
+	const double *cl[NL];
+	size_t nb = 0;
+	for (size_t e = 0; e < ne; e += NL, nb++) {
+		size_t nv = ne - e < NL ? ne - e : NL;
+		for (size_t l = 0; l < NL; l++) {
+			size_t b = (size_t)env->species[env->nbr[e0 + e + (l < nv ? l : 0)]];
+			cl[l] = m->coef + (a * S + b) * nm * nr;
+		}
+		edge_block(w->nb + nb * bs, w->tab, m, env->r + 3 * (e0 + e), cl, nv);
+	}
+	return nb;
+}
+
+MTP_CLONES static void atom_edges(struct mtp_work *w, const struct mlip_mtp *m,
+				  const struct mlip_env *env, size_t i)
+{
+	edges_eval(w, m, env, i);
+}
+
+/* X of atom i (moments, then products), keeping its edge blocks. */
 MTP_CLONES static void atom_tensors(struct mtp_work *w, const struct mlip_mtp *m,
 				    const struct mlip_env *env, size_t i)
 {
 	const struct mtp_plan *p = m->plan;
-	const size_t S = m->n_elements, nm = m->n_mu, st = p->nb_stride, hd = slot_head(p);
-	const size_t a = (size_t)env->species[i], e0 = env->first[i], ne = env->first[i + 1] - e0;
-	double *X = w->X;
-	memset(X, 0, p->mom_off[nm] * sizeof(double));
-	X[0] = 1;
-	for (size_t e = 0; e < ne; e++) {
-		double *slot = w->nb + e * st;
-		size_t b = (size_t)env->species[env->nbr[e0 + e]];
-		edge_eval(slot, m, m->coef + (a * S + b) * nm * m->n_radial, env->r + 3 * (e0 + e));
-		const double *f = slot + hd + 5, *mono = slot;
+	const size_t nm = m->n_mu, bs = p->blk_stride, nv = p->mom_off[nm];
+	size_t nb = edges_eval(w, m, env, i);
+	double *X = w->X, *acc = w->acc;
+	memset(acc, 0, nv * NL * sizeof(double));
+	for (size_t b = 0; b < nb; b++) {
+		const double *mono = w->nb + b * bs, *f = mono + p->b_u + 5 * NL;
 		for (size_t mu = 0; mu < nm; mu++) {
-			double *restrict M = X + p->mom_off[mu];
-			const double fm = f[mu];
+			double *M = acc + p->mom_off[mu] * NL;
+			const double *fm = f + mu * NL;
 			const size_t n = p->mom_off[mu + 1] - p->mom_off[mu];
-			MTP_SIMD
 			for (size_t g = 0; g < n; g++)
-				M[g] += fm * mono[g];
+				MTP_SIMD
+				for (size_t l = 0; l < NL; l++)
+					M[g * NL + l] += fm[l] * mono[g * NL + l];
 		}
 	}
+	lane_sums(X, acc, nv);
+	X[0] = 1;
 	/* the terms in one vector loop, then their sums per component */
 	const double *coef = p->t_coef;
 	const int32_t *ta = p->t_a, *tb = p->t_b;
@@ -833,7 +960,7 @@ MTP_CLONES static void atom_tensors(struct mtp_work *w, const struct mlip_mtp *m
 	MTP_SIMD
 	for (size_t t = 0; t < p->n_terms; t++)
 		tmp[t] = coef[t] * X[ta[t]] * X[tb[t]];
-	segment_sums(X + p->mom_off[nm], tmp, p->out_start, p->n_out);
+	segment_sums(X + nv, tmp, p->out_start, p->n_out);
 }
 
 MTP_CLONES static void atom_forward(double *G, const struct mtp_work *w, const struct mlip_mtp *m)
@@ -857,7 +984,7 @@ MTP_CLONES static void atom_vjp(double *g_edge, double *dX, const double *wt, st
 {
 	const struct mtp_plan *p = m->plan;
 	const double *X = w->X;
-	const size_t nm = m->n_mu, st = p->nb_stride, hd = slot_head(p), no = p->n_mono;
+	const size_t nm = m->n_mu, bs = p->blk_stride, no = p->n_mono;
 	memset(dX, 0, p->n_x * sizeof(double));
 	for (size_t f = 0; f < m->n_basis; f++) {
 		const struct mtp_dot *d = &p->dots[f];
@@ -895,52 +1022,94 @@ MTP_CLONES static void atom_vjp(double *g_edge, double *dX, const double *wt, st
 			dM[v] += sv;
 		}
 	}
+	/*
+	 * Per edge: ∂L/∂r = s û + (h − (h·û) û)/R with s = Σ_μ f'_μ Σ_m dM_μ[m] mono[m]
+	 * and h = ∇_û Σ_m D[m] mono[m], D = Σ_μ f_μ dM_μ; four edges at a time.
+	 */
 	const size_t e0 = env->first[i], ne = env->first[i + 1] - e0;
+	const int32_t *ix = p->d_idx[0], *iy = p->d_idx[1], *iz = p->d_idx[2];
+	const double *cx = p->d_coef[0], *cy = p->d_coef[1], *cz = p->d_coef[2];
 	double *restrict D = w->D;
-	for (size_t e = 0; e < ne; e++) {
-		const double *mono = w->nb + e * st, *u = mono + hd, *f = u + 5, *df = f + nm;
-		double s = 0;
-		memset(D, 0, no * sizeof(double));
+	for (size_t e = 0, b = 0; e < ne; e += NL, b++) {
+		const double *mono = w->nb + b * bs, *u = mono + p->b_u, *inv = u + 4 * NL;
+		const double *f = u + 5 * NL, *df = f + nm * NL;
+		double s[NL] = { 0 }, h0[NL] = { 0 }, h1[NL] = { 0 }, h2[NL] = { 0 };
+		memset(D, 0, no * NL * sizeof(double));
 		for (size_t mu = 0; mu < nm; mu++) {
-			const double *dM = dX + p->mom_off[mu];
+			const double *dM = dX + p->mom_off[mu], *fm = f + mu * NL, *dfm = df + mu * NL;
 			const size_t n = p->mom_off[mu + 1] - p->mom_off[mu];
-			double fm = f[mu], sm = 0;
-			MTP_SIMD_SUM(sm)
+			double sm[NL];
 			for (size_t g = 0; g < n; g++) {
-				D[g] += fm * dM[g];
-				sm += dM[g] * mono[g];
+				const double a = dM[g];
+				MTP_SIMD
+				for (size_t l = 0; l < NL; l++)
+					D[g * NL + l] += fm[l] * a;
 			}
-			s += df[mu] * sm;
+			lane_dot(sm, dM, mono, n);
+			MTP_SIMD
+			for (size_t l = 0; l < NL; l++)
+				s[l] += dfm[l] * sm[l];
 		}
-		/* h = ∇_û Σ_g D_g mono_g(û): ∂mono_g/∂û_a = d_coef[a][g] mono[d_idx[a][g]] */
-		const int32_t *ix = p->d_idx[0], *iy = p->d_idx[1], *iz = p->d_idx[2];
-		const double *cx = p->d_coef[0], *cy = p->d_coef[1], *cz = p->d_coef[2];
-		double h0 = 0, h1 = 0, h2 = 0;
-		MTP_PRAGMA(omp simd reduction(+ : h0, h1, h2))
 		for (size_t g = 1; g < no; g++) {
-			h0 += D[g] * cx[g] * mono[ix[g]];
-			h1 += D[g] * cy[g] * mono[iy[g]];
-			h2 += D[g] * cz[g] * mono[iz[g]];
+			const double *Dg = D + g * NL, *mx = mono + ix[g] * NL, *my = mono + iy[g] * NL;
+			const double *mz = mono + iz[g] * NL, ax = cx[g], ay = cy[g], az = cz[g];
+			MTP_SIMD
+			for (size_t l = 0; l < NL; l++) {
+				h0[l] += Dg[l] * ax * mx[l];
+				h1[l] += Dg[l] * ay * my[l];
+				h2[l] += Dg[l] * az * mz[l];
+			}
 		}
-		double hu = h0 * u[0] + h1 * u[1] + h2 * u[2], inv = u[4];
-		double *o = g_edge + 3 * (e0 + e);
-		o[0] += s * u[0] + (h0 - hu * u[0]) * inv;
-		o[1] += s * u[1] + (h1 - hu * u[1]) * inv;
-		o[2] += s * u[2] + (h2 - hu * u[2]) * inv;
+		size_t nv = ne - e < NL ? ne - e : NL;
+		for (size_t l = 0; l < nv; l++) {
+			double ux = u[l], uy = u[NL + l], uz = u[2 * NL + l];
+			double hu = h0[l] * ux + h1[l] * uy + h2[l] * uz;
+			double *o = g_edge + 3 * (e0 + e + l);
+			o[0] += s[l] * ux + (h0[l] - hu * ux) * inv[l];
+			o[1] += s[l] * uy + (h1[l] - hu * uy) * inv[l];
+			o[2] += s[l] * uz + (h2[l] - hu * uz) * inv[l];
+		}
 	}
 }
 
-/* The tangents of an edge's monomials along û' = (t0, t1, t2): dmono (n_mono). */
+/*
+ * A block's edge tangents (edges e0 + e .., nv of them, from t, (E, 3)):
+ * Rd = û·t (the tangent of R) and tu (3, NL) = (t − (û·t) û)/R (of û); zero
+ * in the lanes past the last edge.
+ */
+MTP_INLINE void block_tangents(double *Rd, double *tu, const double *u, const double *t,
+			       size_t nv)
+{
+	const double *inv = u + 4 * NL;
+	for (size_t l = 0; l < NL; l++) {
+		double t0 = 0, t1 = 0, t2 = 0;
+		if (l < nv)
+			t0 = t[3 * l], t1 = t[3 * l + 1], t2 = t[3 * l + 2];
+		double ux = u[l], uy = u[NL + l], uz = u[2 * NL + l], rd = ux * t0 + uy * t1 + uz * t2;
+		Rd[l] = rd;
+		tu[l] = (t0 - rd * ux) * inv[l];
+		tu[NL + l] = (t1 - rd * uy) * inv[l];
+		tu[2 * NL + l] = (t2 - rd * uz) * inv[l];
+	}
+}
+
+/* The tangents of a block's monomials along û' = tu (3, NL): dmono (n_mono, NL). */
 MTP_INLINE void mono_tangent(double *dmono, const struct mtp_plan *p, const double *mono,
-			     double t0, double t1, double t2)
+			     const double *tu)
 {
 	const int32_t *ix = p->d_idx[0], *iy = p->d_idx[1], *iz = p->d_idx[2];
 	const double *cx = p->d_coef[0], *cy = p->d_coef[1], *cz = p->d_coef[2];
-	dmono[0] = 0;
 	MTP_SIMD
-	for (size_t g = 1; g < p->n_mono; g++)
-		dmono[g] = t0 * cx[g] * mono[ix[g]] + t1 * cy[g] * mono[iy[g]] +
-			   t2 * cz[g] * mono[iz[g]];
+	for (size_t l = 0; l < NL; l++)
+		dmono[l] = 0;
+	for (size_t g = 1; g < p->n_mono; g++) {
+		const double *mx = mono + ix[g] * NL, *my = mono + iy[g] * NL, *mz = mono + iz[g] * NL;
+		const double ax = cx[g], ay = cy[g], az = cz[g];
+		MTP_SIMD
+		for (size_t l = 0; l < NL; l++)
+			dmono[g * NL + l] = ax * tu[l] * mx[l] + ay * tu[NL + l] * my[l] +
+					    az * tu[2 * NL + l] * mz[l];
+	}
 }
 
 /* dG row of atom i along the edge tangents t (E, 3). */
@@ -949,33 +1118,39 @@ MTP_CLONES static void atom_jvp(double *dG, double *dX, const double *t, struct 
 {
 	const struct mtp_plan *p = m->plan;
 	const double *X = w->X;
-	const size_t nm = m->n_mu, st = p->nb_stride, hd = slot_head(p);
+	const size_t nm = m->n_mu, bs = p->blk_stride, nv = p->mom_off[nm];
 	const size_t e0 = env->first[i], ne = env->first[i + 1] - e0;
-	double *restrict dmono = w->D;
-	memset(dX, 0, p->mom_off[nm] * sizeof(double));
-	for (size_t e = 0; e < ne; e++) {
-		const double *mono = w->nb + e * st, *u = mono + hd, *f = u + 5, *df = f + nm;
-		const double *tv = t + 3 * (e0 + e);
-		double Rd = u[0] * tv[0] + u[1] * tv[1] + u[2] * tv[2], inv = u[4];
-		double t0 = (tv[0] - Rd * u[0]) * inv, t1 = (tv[1] - Rd * u[1]) * inv;
-		double t2 = (tv[2] - Rd * u[2]) * inv;
-		mono_tangent(dmono, p, mono, t0, t1, t2);
+	double *restrict dmono = w->D, *acc = w->acc;
+	memset(acc, 0, nv * NL * sizeof(double));
+	for (size_t e = 0, b = 0; e < ne; e += NL, b++) {
+		const double *mono = w->nb + b * bs, *u = mono + p->b_u;
+		const double *f = u + 5 * NL, *df = f + nm * NL;
+		double Rd[NL], tu[3 * NL];
+		block_tangents(Rd, tu, u, t + 3 * (e0 + e), ne - e < NL ? ne - e : NL);
+		mono_tangent(dmono, p, mono, tu);
 		for (size_t mu = 0; mu < nm; mu++) {
-			double *restrict dM = dX + p->mom_off[mu];
-			const double fm = f[mu], dfm = df[mu] * Rd;
+			double *dM = acc + p->mom_off[mu] * NL, dfm[NL];
+			const double *fm = f + mu * NL;
 			const size_t n = p->mom_off[mu + 1] - p->mom_off[mu];
 			MTP_SIMD
+			for (size_t l = 0; l < NL; l++)
+				dfm[l] = df[mu * NL + l] * Rd[l];
 			for (size_t g = 0; g < n; g++)
-				dM[g] += dfm * mono[g] + fm * dmono[g];
+				MTP_SIMD
+				for (size_t l = 0; l < NL; l++)
+					dM[g * NL + l] += dfm[l] * mono[g * NL + l] +
+							  fm[l] * dmono[g * NL + l];
 		}
 	}
+	lane_sums(dX, acc, nv);
+	dX[0] = 0;
 	const double *coef = p->t_coef;
 	const int32_t *ta = p->t_a, *tb = p->t_b;
 	double *restrict tmp = w->tmp;
 	MTP_SIMD
 	for (size_t q = 0; q < p->n_terms; q++)
 		tmp[q] = coef[q] * (dX[ta[q]] * X[tb[q]] + X[ta[q]] * dX[tb[q]]);
-	segment_sums(dX + p->mom_off[nm], tmp, p->out_start, p->n_out);
+	segment_sums(dX + nv, tmp, p->out_start, p->n_out);
 	for (size_t f = 0; f < m->n_basis; f++) {
 		const struct mtp_dot *d = &p->dots[f];
 		const double *x = X + d->x, *y = X + d->y, *dx = dX + d->x, *dy = dX + d->y;
@@ -1024,8 +1199,7 @@ MTP_CLONES static void atom_radial(double *gc, struct mtp_work *w, const struct 
 			const double *Xd_kept)
 {
 	const struct mtp_plan *p = m->plan;
-	const size_t nx = p->n_x, nm = m->n_mu, nr = m->n_radial, st = p->nb_stride;
-	const size_t hd = slot_head(p), E = env->n_edges;
+	const size_t nx = p->n_x, nm = m->n_mu, nr = m->n_radial, E = env->n_edges;
 	const double *X = w->X;
 	double *Xb = w->dX, *Xdb = w->dX + (1 + n_tan) * nx;
 	const double *Xd = Xd_kept;
@@ -1094,52 +1268,52 @@ MTP_CLONES static void atom_radial(double *gc, struct mtp_work *w, const struct 
 			}
 		}
 	}
-	const size_t e0 = env->first[i], ne = env->first[i + 1] - e0;
+	/* per block of edges: the factors of Q_β (s_val) and of Q'_β (s_der), per μ and lane */
+	const size_t e0 = env->first[i], ne = env->first[i + 1] - e0, bs = p->blk_stride;
 	double *dmono = w->D, Q[64], dQ[64];
-	for (size_t e = 0; e < ne; e++) {
-		const double *mono = w->nb + e * st, *u = mono + hd;
-		size_t b = (size_t)env->species[env->nbr[e0 + e]];
-		double s_val[64], s_der[64]; /* per μ: the factors of Q_β and of Q'_β */
+	for (size_t e = 0, b = 0; e < ne; e += NL, b++) {
+		const double *mono = w->nb + b * bs, *u = mono + p->b_u, *R = u + 3 * NL;
+		const size_t nv = ne - e < NL ? ne - e : NL;
+		double s_val[64 * NL], s_der[64 * NL];
 		for (size_t mu = 0; mu < nm; mu++) {
 			const size_t o = p->mom_off[mu], n = p->mom_off[mu + 1] - o;
-			const double *xb = Xb + o;
-			double sv = 0;
-			MTP_SIMD_SUM(sv)
-			for (size_t g = 0; g < n; g++)
-				sv += xb[g] * mono[g];
-			s_val[mu] = sv;
-			s_der[mu] = 0;
+			lane_dot(s_val + mu * NL, Xb + o, mono, n);
+			MTP_SIMD
+			for (size_t l = 0; l < NL; l++)
+				s_der[mu * NL + l] = 0;
 		}
 		for (size_t t = 0; t < n_tan; t++) {
-			const double *tv = t_edge + 3 * E * t + 3 * (e0 + e), *xdb = Xdb + t * nx;
-			double Rd = u[0] * tv[0] + u[1] * tv[1] + u[2] * tv[2], inv = u[4];
-			mono_tangent(dmono, p, mono, (tv[0] - Rd * u[0]) * inv,
-				     (tv[1] - Rd * u[1]) * inv, (tv[2] - Rd * u[2]) * inv);
+			const double *xdb = Xdb + t * nx;
+			double Rd[NL], tu[3 * NL];
+			block_tangents(Rd, tu, u, t_edge + 3 * E * t + 3 * (e0 + e), nv);
+			mono_tangent(dmono, p, mono, tu);
 			for (size_t mu = 0; mu < nm; mu++) {
 				const size_t o = p->mom_off[mu], n = p->mom_off[mu + 1] - o;
-				const double *xb = xdb + o;
-				double sv = 0, sd = 0;
-				MTP_PRAGMA(omp simd reduction(+ : sv, sd))
-				for (size_t g = 0; g < n; g++) {
-					sv += xb[g] * dmono[g];
-					sd += xb[g] * mono[g];
+				double sv[NL], sd[NL];
+				lane_dot(sv, xdb + o, dmono, n);
+				lane_dot(sd, xdb + o, mono, n);
+				MTP_SIMD
+				for (size_t l = 0; l < NL; l++) {
+					s_val[mu * NL + l] += sv[l];
+					s_der[mu * NL + l] += Rd[l] * sd[l];
 				}
-				s_val[mu] += sv;
-				s_der[mu] += Rd * sd;
 			}
 		}
-		radial_basis(Q, dQ, m, u[3]);
-		double *g = gc + b * nm * nr;
-		for (size_t mu = 0; mu < nm; mu++)
-			for (size_t k = 0; k < nr; k++)
-				g[mu * nr + k] += Q[k] * s_val[mu] + dQ[k] * s_der[mu];
+		for (size_t l = 0; l < nv; l++) {
+			size_t sb = (size_t)env->species[env->nbr[e0 + e + l]];
+			double *g = gc + sb * nm * nr;
+			radial_basis(Q, dQ, m, R[l]);
+			for (size_t mu = 0; mu < nm; mu++)
+				for (size_t k = 0; k < nr; k++)
+					g[mu * nr + k] += Q[k] * s_val[mu * NL + l] + dQ[k] * s_der[mu * NL + l];
+		}
 	}
 }
 
 /* ---- values kept between passes (mlip_mtp_keep) ---------------------------------- */
 
 /*
- * Only X is kept (and the JVP's tangents of X): the edge slots are made again
+ * Only X is kept (and the JVP's tangents of X): the edge blocks are made again
  * in each pass, as storing them (1.5 KB per edge at level 16) and reading
  * them back from memory cost more than evaluating them.
  */
@@ -1148,7 +1322,7 @@ struct mtp_keep {
 	size_t n_centres, n_edges;
 	const double *coef;         /* the coefficients they were made with */
 	size_t max_bytes;
-	int filled;                 /* x and slot hold a forward's values */
+	int filled;                 /* x holds a forward's values */
 	size_t n_tan;               /* tangents in xd (0: none), ... */
 	const double *t_edge;       /* ... along these edge tangents */
 	double *x;                  /* (n_centres, n_x) */
@@ -1216,8 +1390,8 @@ static struct mtp_keep *kept(const struct mlip_mtp *m, const struct mlip_env *en
 }
 
 /*
- * X and the edge slots of atom i in w->X and w->nb: X kept when a forward has
- * made it (the slots evaluated), else both evaluated (X into the keep when
+ * X and the edge blocks of atom i in w->X and w->nb: X kept when a forward has
+ * made it (the blocks evaluated), else both evaluated (X into the keep when
  * this pass fills it).
  */
 static void atom_load(struct mtp_work *w, const struct mlip_mtp *m, const struct mlip_env *env,
@@ -1225,12 +1399,10 @@ static void atom_load(struct mtp_work *w, const struct mlip_mtp *m, const struct
 {
 	if (!k) {
 		w->X = w->X0;
-		w->nb = w->nb0;
 		atom_tensors(w, m, env, i);
 		return;
 	}
 	w->X = k->x + i * m->plan->n_x;
-	w->nb = w->nb0;
 	if (!k->filled)
 		atom_tensors(w, m, env, i);
 	else

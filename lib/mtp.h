@@ -198,15 +198,15 @@ int mlip_mtp_radial_grad(double *g_radial, const double *adj, const size_t *row,
  * step is a forward, a VJP, a JVP and a radial gradient on the same
  * environment and coefficients; each would otherwise evaluate every edge and
  * every atom's moments and products again). After mlip_mtp_keep(m, env,
- * max_bytes) the next forward on env keeps each atom's X and its edges'
- * values, the VJP, JVP and radial gradient that follow on env use them, and
+ * max_bytes) the next forward on env keeps each atom's X (moments and
+ * products), the VJP, JVP and radial gradient that follow on env use it, and
  * the JVP keeps its tangents for a radial gradient along the same t_edge.
  * Until mlip_mtp_keep_drop (or the next mlip_mtp_keep) the caller must change
  * neither env nor the coefficients (mlip_mtp_use_radial's c). Results are the
  * same bit for bit as without. When the values would take more than
  * max_bytes, or memory runs out, nothing is kept (and the passes evaluate as
- * before). Memory: n_centres × (1 + tangents) × X + edges × edge values (about
- * 1.5 KB per edge at level 16); it is kept, for reuse, until
+ * before). Memory: n_centres × (1 + tangents) rows of X (2.7 KB per row at
+ * level 16, 8.6 KB at level 20); it is kept, for reuse, until
  * mlip_mtp_release.
  */
 void mlip_mtp_keep(struct mlip_mtp *m, const struct mlip_env *env, size_t max_bytes);
