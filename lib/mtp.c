@@ -449,7 +449,7 @@ static int plan_build(struct mlip_mtp *m)
 	p->n_x = off;
 	p->n_out = off - p->mom_off[m->n_mu];
 	p->b_u = p->n_mono * MTP_LANES;
-	p->blk_stride = p->b_u + (5 + 2 * m->n_mu) * MTP_LANES;
+	p->blk_stride = p->b_u + (5 + 2 * m->n_mu + 2 * m->n_radial) * MTP_LANES;
 	p->out_start = calloc(p->n_out + 1, sizeof(size_t));
 	size_t nm = p->n_mono;
 	p->mult = malloc(nm * sizeof(double));
@@ -675,8 +675,9 @@ int mlip_mtp_env_build(struct mlip_env *env, const struct mlip_mtp *m,
  * radial functions are vector operations over edges with the same index in
  * every lane (no gathers). A block of blk_stride doubles holds, each value
  * × MTP_LANES:
- *   the monomials of û (n_mono) | û (3) | R | 1/R | f (n_mu) | f' (n_mu)
- * Lanes past an atom's last edge get f = f' = 0 (and a harmless direction),
+ *   the monomials of û (n_mono) | û (3) | R | 1/R | f (n_mu) | f' (n_mu) |
+ *   Q (n_radial) | Q' (n_radial)
+ * Lanes past an atom's last edge get Q = Q' = f = f' = 0 (and a harmless direction),
  * so they add nothing, and what they would give is dropped. Monomials are
  * x^p · (y^q z^s) from the powers of x and a table of the y z products (the
  * plan's m_x, m_yz); their derivatives are an exponent times a lower
@@ -691,7 +692,7 @@ MTP_INLINE void edge_block(double *blk, double *tab, const struct mlip_mtp *m, c
 	const struct mtp_plan *p = m->plan;
 	const size_t nr = m->n_radial, nm = m->n_mu;
 	double *mono = blk, *u = blk + p->b_u, *R = u + 3 * NL, *inv = R + NL, *f = inv + NL;
-	double *df = f + nm * NL;
+	double *df = f + nm * NL, *Q = df + nm * NL, *dQ = Q + nr * NL;
 	for (size_t l = 0; l < NL; l++) {
 		double x = 0.5 * m->cutoff, y = 0, z = 0;
 		if (l < nv)
@@ -700,7 +701,8 @@ MTP_INLINE void edge_block(double *blk, double *tab, const struct mlip_mtp *m, c
 		R[l] = Rl, inv[l] = il;
 		u[l] = x * il, u[NL + l] = y * il, u[2 * NL + l] = z * il;
 	}
-	/* Q_β = T_β(ξ) w by recurrence, then f_μ = Σ c T w and f'_μ = Σ c (T w' + T' ξ' w) */
+	/* Q_β = T_β(ξ) w by recurrence (0 in the lanes past the last edge), then f_μ = Σ c Q
+	 * and f'_μ = Σ c Q' */
 	double T[64 * NL], dT[64 * NL], xi[NL], w[NL], dw[NL];
 	const double span = m->cutoff - m->r_min, dxi = 2 / span;
 	MTP_SIMD
@@ -720,6 +722,13 @@ MTP_INLINE void edge_block(double *blk, double *tab, const struct mlip_mtp *m, c
 			dTk[l] = 2 * Tk[l - NL] + 2 * xi[l] * dTk[l - NL] - dTk[l - 2 * NL];
 		}
 	}
+	for (size_t k = 0; k < nr; k++)
+		MTP_SIMD
+		for (size_t l = 0; l < NL; l++) {
+			double on = l < nv;
+			Q[k * NL + l] = on * T[k * NL + l] * w[l];
+			dQ[k * NL + l] = on * (dT[k * NL + l] * dxi * w[l] + T[k * NL + l] * dw[l]);
+		}
 	int same = 1; /* one coefficient matrix for every lane (one element, most blocks) */
 	for (size_t l = 1; l < NL; l++)
 		same &= cl[l] == cl[0];
@@ -729,8 +738,8 @@ MTP_INLINE void edge_block(double *blk, double *tab, const struct mlip_mtp *m, c
 			const double c = cl[0][mu * nr + k];
 			MTP_SIMD
 			for (size_t l = 0; l < NL; l++) {
-				a[l] += c * T[k * NL + l];
-				da[l] += c * dT[k * NL + l];
+				a[l] += c * Q[k * NL + l];
+				da[l] += c * dQ[k * NL + l];
 			}
 		}
 		for (size_t k = 0; k < nr && !same; k++) {
@@ -739,15 +748,14 @@ MTP_INLINE void edge_block(double *blk, double *tab, const struct mlip_mtp *m, c
 				c[l] = cl[l][mu * nr + k];
 			MTP_SIMD
 			for (size_t l = 0; l < NL; l++) {
-				a[l] += c[l] * T[k * NL + l];
-				da[l] += c[l] * dT[k * NL + l];
+				a[l] += c[l] * Q[k * NL + l];
+				da[l] += c[l] * dQ[k * NL + l];
 			}
 		}
 		MTP_SIMD
 		for (size_t l = 0; l < NL; l++) {
-			double on = l < nv;
-			f[mu * NL + l] = on * a[l] * w[l];
-			df[mu * NL + l] = on * (a[l] * dw[l] + da[l] * dxi * w[l]);
+			f[mu * NL + l] = a[l];
+			df[mu * NL + l] = da[l];
 		}
 	}
 	/* px[k] = x^k, yz[o(d) + s] = y^{d−s} z^s (tab), then mono[g] = px[m_x] · yz[m_yz] */
@@ -1163,26 +1171,6 @@ MTP_CLONES static void atom_jvp(double *dG, double *dX, const double *t, struct 
 	}
 }
 
-/* Q_β(R) and dQ_β/dR of the radial basis (mtp.h), n_radial values each. */
-static void radial_basis(double *Q, double *dQ, const struct mlip_mtp *m, double R)
-{
-	const size_t nr = m->n_radial;
-	double span = m->cutoff - m->r_min, xi = (2 * R - m->r_min - m->cutoff) / span;
-	double dxi = 2 / span, t = 1 - R / m->cutoff, w = t * t, dw = -2 * t / m->cutoff;
-	double T[64], dT[64];
-	T[0] = 1, dT[0] = 0;
-	if (nr > 1)
-		T[1] = xi, dT[1] = 1;
-	for (size_t k = 2; k < nr; k++) {
-		T[k] = 2 * xi * T[k - 1] - T[k - 2];
-		dT[k] = 2 * T[k - 1] + 2 * xi * dT[k - 1] - dT[k - 2];
-	}
-	for (size_t k = 0; k < nr; k++) {
-		Q[k] = T[k] * w;
-		dQ[k] = dT[k] * dxi * w + T[k] * dw;
-	}
-}
-
 /*
  * Atom i's part of the radial gradient (mlip_mtp_radial_grad), after
  * atom_tensors: gc (S, n_mu, n_radial) += over its edges, by neighbour
@@ -1270,9 +1258,9 @@ MTP_CLONES static void atom_radial(double *gc, struct mtp_work *w, const struct 
 	}
 	/* per block of edges: the factors of Q_β (s_val) and of Q'_β (s_der), per μ and lane */
 	const size_t e0 = env->first[i], ne = env->first[i + 1] - e0, bs = p->blk_stride;
-	double *dmono = w->D, Q[64], dQ[64];
+	double *dmono = w->D;
 	for (size_t e = 0, b = 0; e < ne; e += NL, b++) {
-		const double *mono = w->nb + b * bs, *u = mono + p->b_u, *R = u + 3 * NL;
+		const double *mono = w->nb + b * bs, *u = mono + p->b_u;
 		const size_t nv = ne - e < NL ? ne - e : NL;
 		double s_val[64 * NL], s_der[64 * NL];
 		for (size_t mu = 0; mu < nm; mu++) {
@@ -1299,13 +1287,33 @@ MTP_CLONES static void atom_radial(double *gc, struct mtp_work *w, const struct 
 				}
 			}
 		}
+		/* g[b][μ][β] += Q_β s_val_μ + Q'_β s_der_μ, b the lane's neighbour element (the
+		 * lanes past the last edge have Q = Q' = 0) */
+		const double *Q = u + (5 + 2 * nm) * NL, *dQ = Q + nr * NL;
+		size_t sb[NL] = { 0 };
+		int same = 1;
 		for (size_t l = 0; l < nv; l++) {
-			size_t sb = (size_t)env->species[env->nbr[e0 + e + l]];
-			double *g = gc + sb * nm * nr;
-			radial_basis(Q, dQ, m, R[l]);
+			sb[l] = (size_t)env->species[env->nbr[e0 + e + l]];
+			same &= sb[l] == sb[0];
+		}
+		for (size_t mu = 0; mu < nm && same; mu++) {
+			double *g = gc + (sb[0] * nm + mu) * nr;
+			const double *sv = s_val + mu * NL, *sd = s_der + mu * NL;
+			for (size_t k = 0; k < nr; k++) {
+				const double *q = Q + k * NL, *dq = dQ + k * NL;
+				double acc = 0;
+				MTP_SIMD_SUM(acc)
+				for (size_t l = 0; l < NL; l++)
+					acc += q[l] * sv[l] + dq[l] * sd[l];
+				g[k] += acc;
+			}
+		}
+		for (size_t l = 0; l < nv && !same; l++) {
+			double *g = gc + sb[l] * nm * nr;
 			for (size_t mu = 0; mu < nm; mu++)
 				for (size_t k = 0; k < nr; k++)
-					g[mu * nr + k] += Q[k] * s_val[mu * NL + l] + dQ[k] * s_der[mu * NL + l];
+					g[mu * nr + k] += Q[k * NL + l] * s_val[mu * NL + l] +
+							  dQ[k * NL + l] * s_der[mu * NL + l];
 		}
 	}
 }
