@@ -47,8 +47,12 @@ for a in frames:
     s = np.array(next(vals).split(), float)
     f = np.array([next(vals).split() for _ in range(len(a))], float)
     e_ref, s_ref, f_ref = a.info["energy"], np.array(a.info["stress"], float).ravel(), a.arrays["forces"]
-    worst = max(worst, abs(e - e_ref) / abs(e_ref), np.abs(s - s_ref).max() / np.abs(s_ref).max(),
-                np.abs(f - f_ref).max() / np.abs(f_ref).max())
+    # forces and stresses relative to at least 1 eV/Å and 0.01 eV/Å³: the strained
+    # crystals' forces vanish by symmetry (1e-14, round-off that differs between
+    # two neighbour lists ordering the same edges differently)
+    worst = max(worst, abs(e - e_ref) / abs(e_ref),
+                np.abs(s - s_ref).max() / max(np.abs(s_ref).max(), 0.01),
+                np.abs(f - f_ref).max() / max(np.abs(f_ref).max(), 1.0))
 print("largest relative difference from mlip-eval: %.2e over %d structures" % (worst, len(frames)))
 assert worst < 1e-10, worst
 PYEOF
