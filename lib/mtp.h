@@ -60,12 +60,15 @@
  *   cos(2π u2) for two consecutive mlip_rng_uniform values u1, u2. The
  *   matrices are kept in `radial` (and may be given instead: options).
  *
- * Evaluation (mtp.c): per atom, the moments are accumulated over the edges
- * (O(neighbours × moment components)); a k = 3 contraction is the full
- * contraction of one factor with the symmetrised partial product of the other
- * two (e.g. M^3 : sym(M^1 ·_|I| M^2), a rank-ν3 tensor shared by every
- * function with the same two factors); VJP and JVP run the same straight-line program backwards and
- * forwards. Cost per atom O(neighbours × moments + basis × contraction terms).
+ * Evaluation (mtp.c): per atom, the moments are accumulated over the edges,
+ * four edges at a time in vector lanes (O(neighbours × moment components));
+ * a k = 3 contraction is the full contraction of one factor with the
+ * symmetrised partial product of the other two (e.g. M^3 : sym(M^1 ·_|I| M^2),
+ * a rank-ν3 tensor shared by every function with the same two factors); VJP
+ * and JVP run the same straight-line program backwards and forwards. Cost
+ * per atom O(neighbours × moments + basis × contraction terms). A caller that
+ * runs several passes on one environment may let the first keep each atom's
+ * moments and products for the others (mlip_mtp_keep).
  * Threads as descriptor.h: atoms are shared among mlip_mtp_threads threads,
  * each atom's outputs written by one thread, so results are the same bit for
  * bit for any thread count.
