@@ -825,7 +825,7 @@ struct mtp_work {
 	double *tab;  /* (tab_size) edge_block's powers and products */
 	double *D;    /* (n_mono, NL) per-edge monomial weights or tangents */
 	double *acc;  /* (mom_off[n_mu], NL) moments (or their tangents) per lane */
-	double *tmp;  /* (2 n_terms) */
+	double *tmp;  /* (4 n_terms) the terms' products (two sets: atom_radial) */
 	double *G;    /* (n_basis) a row no one reads (the radial gradient's tangents) */
 	void *mem;
 };
@@ -836,7 +836,7 @@ static int work_alloc(struct mtp_work *w, const struct mlip_mtp *m, size_t max_n
 #define R8(x) (((x) + 7) & ~(size_t)7)
 	size_t nblk = (max_nb + NL - 1) / NL + 1, nx = R8(p->n_x);
 	size_t sizes[] = { nx, n_w * nx, R8(nblk * p->blk_stride), R8(tab_size(p)),
-			   R8(p->n_mono * NL), R8(p->mom_off[m->n_mu] * NL), R8(2 * p->n_terms + 1),
+			   R8(p->n_mono * NL), R8(p->mom_off[m->n_mu] * NL), R8(4 * p->n_terms + 1),
 			   R8(m->n_basis) };
 	double **at[] = { &w->X, &w->dX, &w->nb, &w->tab, &w->D, &w->acc, &w->tmp, &w->G };
 	size_t nd = 0;
@@ -1222,28 +1222,43 @@ MTP_CLONES static void atom_radial(double *gc, struct mtp_work *w, const struct 
 		}
 	}
 	/* products -> moments, per moment component a sum over the terms it is a
-	 * factor of (atom_vjp's gather): X̄ from P̄ and from Ṗ̄ Ẋ, Ẋ̄ from Ṗ̄ */
+	 * factor of (atom_vjp's gather): X̄ from P̄ and from Ṗ̄ Ẋ, Ẋ̄ from Ṗ̄; the first
+	 * tangent's Ẋ̄ in the same sweep as X̄ (one read of the term lists) */
 	if (p->n_terms) {
 		const double *rc = p->r_coef;
 		const int32_t *ro = p->r_out, *rx = p->r_other;
 		const size_t nv = p->mom_off[nm], nq = p->r_start[nv];
-		double *restrict tmp = w->tmp;
-		MTP_SIMD
-		for (size_t q = 0; q < nq; q++)
-			tmp[q] = rc[q] * Xb[ro[q]] * X[rx[q]];
-		for (size_t t = 0; t < n_tan; t++) {
+		double *restrict tmp = w->tmp, *restrict tmp1 = w->tmp + nq;
+		if (n_tan) {
+			const double *xd = Xd, *xdb = Xdb;
+			MTP_SIMD
+			for (size_t q = 0; q < nq; q++) {
+				const double xo = X[rx[q]], b = xdb[ro[q]];
+				tmp[q] = rc[q] * (Xb[ro[q]] * xo + b * xd[rx[q]]);
+				tmp1[q] = rc[q] * b * xo;
+			}
+		} else {
+			MTP_SIMD
+			for (size_t q = 0; q < nq; q++)
+				tmp[q] = rc[q] * Xb[ro[q]] * X[rx[q]];
+		}
+		for (size_t t = 1; t < n_tan; t++) {
 			const double *xd = Xd + t * nx, *xdb = Xdb + t * nx;
 			MTP_SIMD
 			for (size_t q = 0; q < nq; q++)
 				tmp[q] += rc[q] * xdb[ro[q]] * xd[rx[q]];
 		}
 		for (size_t v = 0; v < nv; v++) {
-			double sv = 0;
-			for (size_t q = p->r_start[v]; q < p->r_start[v + 1]; q++)
+			double sv = 0, sd = 0;
+			for (size_t q = p->r_start[v]; q < p->r_start[v + 1]; q++) {
 				sv += tmp[q];
+				sd += tmp1[q];
+			}
 			Xb[v] += sv;
+			if (n_tan)
+				Xdb[v] += sd;
 		}
-		for (size_t t = 0; t < n_tan; t++) {
+		for (size_t t = 1; t < n_tan; t++) {
 			double *xdb = Xdb + t * nx;
 			MTP_SIMD
 			for (size_t q = 0; q < nq; q++)
