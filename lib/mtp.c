@@ -932,6 +932,7 @@ MTP_INLINE size_t edges_eval(struct mtp_work *w, const struct mlip_mtp *m,
 	return nb;
 }
 
+/* edges_eval alone (X kept), as a function of its own so that it has the vector clones */
 MTP_CLONES static void atom_edges(struct mtp_work *w, const struct mlip_mtp *m,
 				  const struct mlip_env *env, size_t i)
 {
