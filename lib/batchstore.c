@@ -179,14 +179,16 @@ static int open_file(struct mlip_batch_store *s, size_t fi, struct mlip_err *err
 	struct mlip_batch_store_file *F = &s->files[fi];
 	if (F->f)
 		return MLIP_OK;
-	for (size_t k = 0; k < s->n_files; k++)
-		if (s->files[k].f) {
-			fclose(s->files[k].f);
-			s->files[k].f = s->files[k].r.f = NULL;
-		}
+	if (s->open) {
+		struct mlip_batch_store_file *O = &s->files[s->open - 1];
+		fclose(O->f);
+		O->f = O->r.f = NULL;
+		s->open = 0;
+	}
 	if (!(F->f = fopen(F->path, "rb")))
 		return mlip_err_set(err, MLIP_EIO, "cannot open '%s' again: %s", F->path, strerror(errno));
 	F->r.f = F->f;
+	s->open = fi + 1;
 	return MLIP_OK;
 }
 

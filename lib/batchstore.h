@@ -45,6 +45,7 @@ struct mlip_batch_store {
 	size_t max_systems, max_atoms;     /* of one batch */
 	uint64_t total_systems, total_atoms;
 	uint64_t decoded;                  /* batches decoded by get (not counting files read whole) */
+	size_t open;                       /* 1 + the file get has open; 0: none */
 };
 
 void mlip_batch_store_init(struct mlip_batch_store *s);

@@ -855,6 +855,29 @@ MTP_INLINE void segment_sums(double *out, const double *x, const size_t *start, 
 	}
 }
 
+/*
+ * Products -> moments, the adjoint of the terms P[out] += coef · A · B by
+ * factor (a gather per moment component instead of a scatter): dM[v] +=
+ * Σ_q r_coef[q] · Pbar[r_out[q]] · X[r_other[q]] over the terms v is a factor
+ * of, for the moment components v < mom_off[n_mu]; tmp holds 2 n_terms.
+ */
+MTP_INLINE void product_adjoint(double *dM, const double *Pbar, const double *X, double *tmp,
+				const struct mtp_plan *p, size_t nv)
+{
+	const double *rc = p->r_coef;
+	const int32_t *ro = p->r_out, *rx = p->r_other;
+	const size_t nq = p->r_start[nv];
+	MTP_SIMD
+	for (size_t q = 0; q < nq; q++)
+		tmp[q] = rc[q] * Pbar[ro[q]] * X[rx[q]];
+	for (size_t v = 0; v < nv; v++) {
+		double sv = 0;
+		for (size_t q = p->r_start[v]; q < p->r_start[v + 1]; q++)
+			sv += tmp[q];
+		dM[v] += sv;
+	}
+}
+
 /* x[v] = the lanes' sum of acc[v] (v < n), lanes in order. */
 MTP_INLINE void lane_sums(double *x, const double *acc, size_t n)
 {
@@ -996,22 +1019,9 @@ MTP_CLONES static void atom_vjp(double *g_edge, double *dX, const double *wt, st
 		for (size_t c = 0; c < d->n; c++)
 			dy[c] += a * mult[c] * x[c];
 	}
-	/* products -> moments: per moment component, a sum over the terms it is a factor of */
-	if (p->n_terms) {
-		const double *rc = p->r_coef;
-		const int32_t *ro = p->r_out, *rx = p->r_other;
-		const size_t nv = p->mom_off[nm], nr = p->r_start[nv];
-		double *restrict tmp = w->tmp, *restrict dM = dX;
-		MTP_SIMD
-		for (size_t q = 0; q < nr; q++)
-			tmp[q] = rc[q] * dX[ro[q]] * X[rx[q]];
-		for (size_t v = 0; v < nv; v++) {
-			double sv = 0;
-			for (size_t q = p->r_start[v]; q < p->r_start[v + 1]; q++)
-				sv += tmp[q];
-			dM[v] += sv;
-		}
-	}
+	/* products -> moments */
+	if (p->n_terms)
+		product_adjoint(dX, dX, X, w->tmp, p, p->mom_off[nm]);
 	/*
 	 * Per edge: ∂L/∂r = s û + (h − (h·û) û)/R with s = Σ_μ f'_μ Σ_m dM_μ[m] mono[m]
 	 * and h = ∇_û Σ_m D[m] mono[m], D = Σ_μ f_μ dM_μ; four edges at a time.
@@ -1240,18 +1250,8 @@ MTP_CLONES static void atom_radial(double *gc, struct mtp_work *w, const struct 
 			if (n_tan)
 				Xdb[v] += sd;
 		}
-		for (size_t t = 1; t < n_tan; t++) {
-			double *xdb = Xdb + t * nx;
-			MTP_SIMD
-			for (size_t q = 0; q < nq; q++)
-				tmp[q] = rc[q] * xdb[ro[q]] * X[rx[q]];
-			for (size_t v = 0; v < nv; v++) {
-				double sv = 0;
-				for (size_t q = p->r_start[v]; q < p->r_start[v + 1]; q++)
-					sv += tmp[q];
-				xdb[v] += sv;
-			}
-		}
+		for (size_t t = 1; t < n_tan; t++)
+			product_adjoint(Xdb + t * nx, Xdb + t * nx, X, tmp, p, nv);
 	}
 	/* per block of edges: the factors of Q_β (s_val) and of Q'_β (s_der), per μ and lane */
 	const size_t e0 = env->first[i], ne = env->first[i + 1] - e0, bs = p->blk_stride;
