@@ -499,7 +499,7 @@ static int element_z(const node_t *n, const char *key, const char *sym, int *z,
 /*
  * model.descriptor: the descriptor family. {type: symmetry_functions} is the
  * default (model.descriptors / angular_shells say which functions);
- * {type: mtp, level: L, r_min, n_radial, max_order, train_radial} is the
+ * {type: mtp, level: L, r_min, n_radial, max_order, n_pair, train_radial} is the
  * moment tensor basis of mtp.h, which takes neither.
  */
 static int load_basis(const node_t *mn, struct mlip_config_model *m, struct mlip_err *err)
@@ -512,16 +512,17 @@ static int load_basis(const node_t *mn, struct mlip_config_model *m, struct mlip
 	if (n->kind != MLIP_YAML_MAPPING)
 		return bad(err, n, "model.descriptor", "expected a mapping such as {type: mtp, level: 16}");
 	if ((rc = check_keys(n, "model.descriptor", KEYS("type", "level", "r_min", "n_radial",
-							     "max_order", "train_radial"), err)) ||
+							     "max_order", "n_pair", "train_radial"), err)) ||
 	    (rc = req(n, "model.descriptor", "type", &w, err)) ||
 	    (rc = get_enum(n, "model.descriptor", "type", types, &type, err)))
 		return rc;
 	if (type == 0) {
 		const node_t *extra = opt(n, "level") ? opt(n, "level") : opt(n, "r_min") ? opt(n, "r_min")
 				    : opt(n, "n_radial") ? opt(n, "n_radial") : opt(n, "max_order")
-				    ? opt(n, "max_order") : opt(n, "train_radial");
-		return extra ? bad(err, extra, "model.descriptor", "level, r_min, n_radial, max_order "
-				   "and train_radial are options of type mtp") : MLIP_OK;
+				    ? opt(n, "max_order") : opt(n, "n_pair") ? opt(n, "n_pair")
+				    : opt(n, "train_radial");
+		return extra ? bad(err, extra, "model.descriptor", "level, r_min, n_radial, max_order, "
+				   "n_pair and train_radial are options of type mtp") : MLIP_OK;
 	}
 	if (m->n_descriptors || m->angular_shells)
 		return bad(err, n, "model.descriptor", "type mtp replaces the symmetry functions: "
@@ -544,6 +545,14 @@ static int load_basis(const node_t *mn, struct mlip_config_model *m, struct mlip
 		return rc;
 	if (w && (m->mtp_max_order < 1 || m->mtp_max_order > MLIP_MTP_MAX_ORDER))
 		return range(err, w, "model.descriptor.max_order", "in 1..3");
+	if ((rc = get_int(n, "model.descriptor", "n_pair", &m->mtp_n_pair, &w, err)))
+		return rc;
+	if (w && (m->mtp_n_pair < 0 || m->mtp_n_pair > 64))
+		return range(err, w, "model.descriptor.n_pair", "in 0..64 (0: the level's)");
+	if (w && m->mtp_n_radial && m->mtp_n_pair > m->mtp_n_radial)
+		return bad(err, w, "model.descriptor.n_pair", "must be at most n_radial (%d), got "
+			   "'%.60s': more two-body functions than Chebyshev functions are linearly "
+			   "dependent", (int)m->mtp_n_radial, w->text ? w->text : "?");
 	/* absent: fixed, as in every model file written before the key existed */
 	return get_bool(n, "model.descriptor", "train_radial", &m->mtp_train_radial, err);
 }
@@ -1443,6 +1452,8 @@ static node_t *model_node(struct builder *b, const struct mlip_config_model *m)
 		b_put(b, dn, "r_min", num_node(m->mtp_r_min));
 		b_put(b, dn, "n_radial", int_node(m->mtp_n_radial));
 		b_put(b, dn, "max_order", int_node(m->mtp_max_order));
+		if (m->mtp_n_pair) /* files without it stay as they were */
+			b_put(b, dn, "n_pair", int_node(m->mtp_n_pair));
 		if (m->mtp_train_radial) /* fixed models' files stay as they were */
 			b_put(b, dn, "train_radial", bool_node(true));
 	} else if (m->n_descriptors == 0) {
@@ -1656,7 +1667,8 @@ static bool model_eq(const struct mlip_config_model *a, const struct mlip_config
 	    a->n_descriptors != b->n_descriptors || a->precision != b->precision ||
 	    a->angular_shells != b->angular_shells || a->mtp_level != b->mtp_level ||
 	    a->mtp_r_min != b->mtp_r_min || a->mtp_n_radial != b->mtp_n_radial ||
-	    a->mtp_max_order != b->mtp_max_order || a->mtp_train_radial != b->mtp_train_radial)
+	    a->mtp_max_order != b->mtp_max_order || a->mtp_n_pair != b->mtp_n_pair ||
+	    a->mtp_train_radial != b->mtp_train_radial)
 		return false;
 	for (size_t i = 0; i < a->n_elements; i++)
 		if (a->elements[i] != b->elements[i])

@@ -70,6 +70,7 @@ struct mlip_config_model {
 	double mtp_r_min;         /* Å, [0], < cutoff */
 	int64_t mtp_n_radial;     /* Chebyshev functions, 0..64 [0: max(8, n_mu)] */
 	int64_t mtp_max_order;    /* moments per basis function, 1..3 [3] */
+	int64_t mtp_n_pair;       /* two-body functions M_{μ,0}, μ < n_pair, 0..64 [0: the level's] */
 	bool mtp_train_radial;    /* radial coefficients trained (tensor mtp.radial) [false] */
 	enum mlip_cfg_precision precision;     /* [float64] */
 };

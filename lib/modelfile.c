@@ -55,6 +55,7 @@ int mlip_potential_model_config(const struct mlip_config_model *cm,
 		mc->mtp.r_min = cm->mtp_r_min;
 		mc->mtp.n_radial = (size_t)cm->mtp_n_radial;
 		mc->mtp.max_order = (int)cm->mtp_max_order;
+		mc->mtp.n_pair = (size_t)cm->mtp_n_pair;
 		mc->mtp.seed = cm->seed;
 		return MLIP_OK;
 	}

@@ -45,11 +45,20 @@
  *   invariant (Shapeev's completeness theorem restricted to k <= 3; ACE's
  *   B-basis to correlation order 3 spans the same space). Distinct functions
  *   are distinct monomials in the cosines, so they are linearly independent.
+ *   Two-body functions beyond the level (option n_pair, as ACE's larger radial
+ *   basis for its first order): M_{μ,0} for every μ < n_pair, also where
+ *   2 + 4μ > level. They cost one radial function and one scalar moment per
+ *   edge each, and give the network every radial function the coefficients
+ *   can make (n_pair = n_radial: the whole radial basis) where the level
+ *   alone gives ⌊(level − 2)/4⌋ + 1. Their levels are 2 + 4μ, so they come
+ *   after the functions of the level.
+ *
  *   Order: by level, then k, then the labels (μ1, ν1, μ2, ν2, μ3, ν3); the
  *   basis of a level is therefore a prefix of the basis of any higher level
  *   (and, for the same n_radial, so are its values: the default coefficient
- *   rows of a lower level are the first rows of a higher one's). Every level
- *   is even (odd levels give the basis of the level below). The same basis
+ *   rows of a lower level are the first rows of a higher one's; without n_pair
+ *   beyond the level). Every level is even (odd levels give the basis of the
+ *   level below). The same basis
  *   serves every central element: dim[e] = n_basis.
  *
  *   Default radial coefficients (a model may train them: mlip_mtp_use_radial
@@ -99,6 +108,8 @@ struct mlip_mtp_options {
 	double r_min;          /* Å, start of the Chebyshev interval, 0 <= r_min < cutoff (0) */
 	size_t n_radial;       /* Chebyshev functions; 0: max(8, n_mu) */
 	int max_order;         /* 1 .. MLIP_MTP_MAX_ORDER; 0: 3 */
+	size_t n_pair;         /* two-body functions M_{μ,0}, μ < n_pair (<= 64); 0 (or fewer
+				  than the level's): the level's ⌊(level − 2)/4⌋ + 1 */
 	uint64_t seed;         /* of the default radial coefficients */
 	const double *radial;  /* (S, S, n_mu, n_radial) coefficients c[a][b][μ][β] to use
 				  instead of the default; copied. NULL: default */
@@ -112,7 +123,8 @@ struct mlip_mtp {
 	int8_t species[MLIP_MAX_Z + 1]; /* atomic number -> element index, −1 if absent */
 	double cutoff, r_min;           /* Å */
 	int level, max_order;
-	size_t n_radial, n_mu;
+	size_t n_radial, n_mu;          /* n_mu = max(level's, n_pair) radial functions */
+	size_t n_pair;                  /* as given in the options (0: the level's) */
 	uint64_t seed;
 	double *radial;                 /* (S, S, n_mu, n_radial) owned: the default or given
 					   coefficients */
@@ -127,13 +139,14 @@ struct mlip_mtp {
 	struct mtp_keep *keep;          /* owned, NULL until mlip_mtp_keep: the passes' kept values */
 };
 
-/* Default options: r_min 0, n_radial 0 (max(8, n_mu)), max_order 3, seed 0, radial NULL. */
+/* Default options: r_min 0, n_radial 0 (max(8, n_mu)), max_order 3, n_pair 0, seed 0,
+ * radial NULL. */
 void mlip_mtp_options_init(struct mlip_mtp_options *opt);
 
 /*
  * Initialise m for elements z (n_el distinct atomic numbers) at cutoff with
  * all basis functions of level <= level (2 .. MLIP_MTP_MAX_LEVEL); opt may be
- * NULL (defaults). n_mu = ⌊(level − 2)/4⌋ + 1 radial functions. On success
+ * NULL (defaults). n_mu = max(⌊(level − 2)/4⌋ + 1, n_pair) radial functions. On success
  * m->dim[e] = m->n_basis functions per element. MLIP_EINVAL (names the bad
  * value), MLIP_ENOMEM. Example:
  *     struct mlip_mtp m;  int z[] = {14};

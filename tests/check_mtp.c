@@ -156,8 +156,11 @@ START_TEST(test_reference)
 	opt.r_min = 0.7;
 	opt.seed = 3;
 	uint64_t rng = 11;
-	for (int L = 8; L <= 20; L += 6) {
-		mtp_ok(&m, Z3, 3, 4.5, L, &opt);
+	for (int L = 8; L <= 26; L += 6) {
+		/* the last: level 8 (2 radial functions) with two-body functions up to μ = 6 */
+		opt.n_pair = L > 20 ? 7 : 0;
+		mtp_ok(&m, Z3, 3, 4.5, L > 20 ? 8 : L, &opt);
+		ck_assert_uint_eq(m.n_mu, L > 20 ? 7 : (size_t)(L - 2) / 4 + 1);
 		double r[3 * 24], *G = fx_calloc(m.n_basis, sizeof(double));
 		double *Gr = fx_calloc(m.n_basis, sizeof(double));
 		int sp[24];
@@ -472,7 +475,11 @@ START_TEST(test_jvp_fd)
 	struct mlip_mtp m;
 	struct sys y;
 	struct mlip_err err;
-	mtp_ok(&m, Z3, 3, 4.5, 18, NULL);
+	struct mlip_mtp_options opt;
+	mlip_mtp_options_init(&opt);
+	opt.n_pair = 8; /* μ 5 .. 7 two-body only */
+	mtp_ok(&m, Z3, 3, 4.5, 18, &opt);
+	ck_assert_uint_eq(m.n_mu, 8);
 	sys_build(&y, &m, 12, 4.5);
 	uint64_t rng = 5;
 	size_t ND = y.N * y.D;
@@ -703,7 +710,9 @@ START_TEST(test_radial_grad)
 	mlip_mtp_options_init(&opt);
 	opt.r_min = 0.8;
 	opt.seed = 5;
+	opt.n_pair = 6; /* two more radial functions, in two-body functions only */
 	mtp_ok(&m, Z3, 3, 4.5, 14, &opt);
+	ck_assert_uint_eq(m.n_mu, 6);
 	sys_build(&y, &m, 21, 4.5);
 	const size_t S = 3, nc = S * S * m.n_mu * m.n_radial, ND = y.N * y.D, T = 2;
 	uint64_t rng = 99;
@@ -925,6 +934,46 @@ START_TEST(test_basis)
 		free(G2);
 		mlip_env_release(&env);
 	}
+	/* n_pair 8 at level 16: the same functions and values, then M_{μ,0} for μ = 4 .. 7
+	 * (levels 18 .. 30), the values Σ_j f_μ(R_j) of the radial functions */
+	opt.n_pair = 8;
+	mtp_ok(&hi, Z3, 2, 5.0, 16, &opt);
+	ck_assert_uint_eq(hi.n_basis, lo.n_basis + 4);
+	ck_assert_uint_eq(hi.n_mu, 8);
+	ck_assert_int_eq(memcmp(lo.func, hi.func, lo.n_basis * sizeof(*lo.func)), 0);
+	for (size_t f = lo.n_basis; f < hi.n_basis; f++) {
+		int mu = 4 + (int)(f - lo.n_basis);
+		ck_assert(hi.func[f].k == 1 && hi.func[f].mu[0] == mu && hi.func[f].nu[0] == 0);
+		ck_assert_int_eq(hi.func[f].level, 2 + 4 * mu);
+	}
+	{
+		double r[3 * 20], *G1 = fx_calloc(lo.n_basis, sizeof(double));
+		double *G2 = fx_calloc(hi.n_basis, sizeof(double));
+		int sp[20];
+		uint64_t rng = 43;
+		struct mlip_env env;
+		mlip_env_init(&env);
+		random_nbrs(r, sp, 20, 2, 1.0, 4.9, &rng);
+		env_single(&env, 0, r, sp, 20);
+		single_G(G1, &lo, &env);
+		single_G(G2, &hi, &env);
+		ck_assert(rel_err(G2, G1, lo.n_basis) < 1e-14);
+		for (size_t mu = 4; mu < 8; mu++) {
+			double s = 0, f[64], df[64];
+			for (size_t j = 0; j < 20; j++) {
+				double R = sqrt(r[3 * j] * r[3 * j] + r[3 * j + 1] * r[3 * j + 1] +
+						r[3 * j + 2] * r[3 * j + 2]);
+				mlip_mtp_radial(f, df, &hi, 0, (size_t)sp[j], R);
+				s += f[mu];
+			}
+			double g = G2[lo.n_basis + mu - 4];
+			ck_assert_msg(fabs(g - s) <= 1e-13 * fmax(1, fabs(s)), "M(%zu,0) %.17g, sum %.17g",
+				      mu, g, s);
+		}
+		free(G1);
+		free(G2);
+		mlip_env_release(&env);
+	}
 	mlip_mtp_release(&lo);
 	mlip_mtp_release(&hi);
 
@@ -1065,6 +1114,22 @@ START_TEST(test_config)
 	opt.n_radial = 2;
 	ck_assert_int_eq(mlip_mtp_init(&m, Z3, 1, 5.0, 10, &opt, &err), MLIP_EINVAL);
 	ck_assert(strstr(err.msg, "n_radial"));
+	mlip_mtp_options_init(&opt);
+	opt.n_pair = 65;
+	ck_assert_int_eq(mlip_mtp_init(&m, Z3, 1, 5.0, 10, &opt, &err), MLIP_EINVAL);
+	ck_assert(strstr(err.msg, "n_pair 65"));
+	opt.n_pair = 9; /* more two-body functions than Chebyshev functions */
+	opt.n_radial = 8;
+	ck_assert_int_eq(mlip_mtp_init(&m, Z3, 1, 5.0, 10, &opt, &err), MLIP_EINVAL);
+	ck_assert(strstr(err.msg, "n_radial 8") && strstr(err.msg, "with n_pair"));
+	opt.n_pair = 2; /* fewer than the level's: the level's */
+	mtp_ok(&m, Z3, 1, 5.0, 10, &opt);
+	ck_assert_uint_eq(m.n_mu, 3);
+	size_t n10 = m.n_basis;
+	mlip_mtp_release(&m);
+	mtp_ok(&m, Z3, 1, 5.0, 10, NULL);
+	ck_assert_uint_eq(m.n_basis, n10);
+	mlip_mtp_release(&m);
 	/* max_order limits k; explicit coefficients are taken as given */
 	mlip_mtp_options_init(&opt);
 	opt.max_order = 2;

@@ -119,11 +119,11 @@ def default_radial(seed, S, n_mu, n_radial):
 # ---- the basis ---------------------------------------------------------------------
 
 
-def enumerate_basis(level, max_order, n_mu):
-    """[(level, k, ((μ1, ν1), ...))] in lib/mtp.h's order."""
+def enumerate_basis(level, max_order, n_mu, n_pair=0):
+    """[(level, k, ((μ1, ν1), ...))] in lib/mtp.h's order; n_pair adds M_{μ,0}, μ < n_pair."""
     lev = lambda lab: 2 + 4 * lab[0] + lab[1]
     labels = sorted((mu, nu) for mu in range(n_mu) for nu in range(level + 1) if lev((mu, nu)) <= level)
-    out = []
+    out = [(lev((mu, 0)), 1, ((mu, 0),)) for mu in range(n_pair) if lev((mu, 0)) > level]
     for lab in labels:
         if lab[1] == 0:
             out.append((lev(lab), 1, (lab,)))
@@ -158,9 +158,10 @@ class MTP(tb.BPNN):
         self.level = int(d["level"])
         self.max_order = int(d.get("max_order", "3")) or 3
         self.r_min = float(d.get("r_min", "0"))
-        self.n_mu = (self.level - 2) // 4 + 1
+        self.n_pair = int(d.get("n_pair", "0"))
+        self.n_mu = max((self.level - 2) // 4 + 1, self.n_pair)
         self.n_radial = int(d.get("n_radial", "0")) or max(8, self.n_mu)
-        self.funcs = enumerate_basis(self.level, self.max_order, self.n_mu)
+        self.funcs = enumerate_basis(self.level, self.max_order, self.n_mu, self.n_pair)
         S = len(self.elements)
         self.radial_default = default_radial(ck.seed, S, self.n_mu, self.n_radial)
         self.trained_radial = "mtp.radial" in ck.tensors

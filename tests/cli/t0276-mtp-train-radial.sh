@@ -67,4 +67,10 @@ expect_status 2 mlip-train -q -c "$D/cfg.yaml" -o "$D/bad" --set 'model.descript
 expect_err "train_radial are options of type mtp"
 expect_status 2 mlip-train -q -c "$D/cfg.yaml" -o "$D/bad" --set 'model.descriptor={type: mtp, level: 12, train_radial: maybe}'
 expect_err "model.descriptor.train_radial"
+expect_status 2 mlip-train -q -c "$D/cfg.yaml" -o "$D/bad" --set 'model.descriptor={type: mtp, level: 12, n_radial: 6, n_pair: 7}'
+expect_err "'model.descriptor.n_pair': must be at most n_radial (6), got '7'"
+expect_status 2 mlip-train -q -c "$D/cfg.yaml" -o "$D/bad" --set 'model.descriptor={type: mtp, level: 12, n_pair: 65}'
+expect_err "'model.descriptor.n_pair': must be in 0..64"
+expect_status 2 mlip-train -q -c "$D/cfg.yaml" -o "$D/bad" --set 'model.descriptor={type: symmetry_functions, n_pair: 8}'
+expect_err "n_pair and train_radial are options of type mtp"
 exit 0

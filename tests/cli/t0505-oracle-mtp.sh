@@ -4,7 +4,8 @@
 # parameter gradient of a loss mixing energy, force and stress terms
 # (tests/oracle/oracle_dump; the force and stress terms go through mlip's JVP)
 # agree to 1e-10 relative, for models trained a few steps with mlip-train:
-# levels 8, 12 and 16, max_order 2 and 3, Si on mlearn data and a synthetic
+# levels 8, 12 and 16, max_order 2 and 3, two-body functions beyond the level
+# (n_pair: si-l8-o2, syn-l12-o3), Si on mlearn data and a synthetic
 # Si–C set (elements in both orders, so the per-pair radial channels are
 # tested), on triclinic, thin, slab and cluster geometries, with the radial
 # coefficients fixed (si-l8-o2, si-l16-o3, syn-l16-o2) and trained
@@ -27,7 +28,7 @@ train() { # NAME CONFIG DESCRIPTOR [--set ...]
 AUX="--set model.heads=[energy,aux]"
 AUX_E='tasks.3={name: aux, property: energy, head: aux, datasets: [si], loss: mse, normalizer: rmsd, element_references: fit}'
 AUX_F='tasks.4={name: auxf, property: forces, head: aux, datasets: [si], loss: mse}'
-train si-l8-o2 "$TMPD/si.yaml" "level: 8, max_order: 2" --set schedule.epochs=2
+train si-l8-o2 "$TMPD/si.yaml" "level: 8, max_order: 2, n_pair: 5" --set schedule.epochs=2
 train si-l12-o3 "$TMPD/si.yaml" "level: 12, r_min: 1.5, train_radial: true" --set schedule.epochs=2 \
 	--set model.activation=silu $AUX --set "$AUX_E" --set "$AUX_F"
 train si-l16-o3 "$TMPD/si.yaml" "level: 16, r_min: 0.8, n_radial: 10" --set schedule.epochs=1 \
@@ -39,7 +40,7 @@ data: {train: [$TMPD/syn.mlb]}
 model: {cutoff: 4.0, elements: [Si, C], hidden: [10, 7], heads: [energy, aux], seed: 17}
 $SYN_TRAINING
 CFG
-train syn-l12-o3 "$TMPD/syn.yaml" "level: 12, r_min: 1.0, train_radial: true"
+train syn-l12-o3 "$TMPD/syn.yaml" "level: 12, r_min: 1.0, train_radial: true, n_pair: 6"
 train syn-l16-o2 "$TMPD/syn.yaml" "level: 16, max_order: 2, n_radial: 6" --set model.activation=silu \
 	--set model.elements=[C,Si]
 train syn-l16-o3 "$TMPD/syn.yaml" "level: 16, r_min: 1.2, train_radial: true" --set model.activation=softplus \
