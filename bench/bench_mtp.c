@@ -4,8 +4,11 @@
  * (a = 5.431 Å, 10×10×10 conventional cells, displacements of up to
  * 0.05 Å), cutoff 5.5 Å, one thread, for levels 8 to 24. Per level: the
  * basis size, the time per atom of the forward pass, of forward + VJP (what
- * energies, forces and stress need from the descriptor), and of the JVP,
- * and forward + VJP in atoms per second. Best of the repeats, wall clock;
+ * energies, forces and stress need from the descriptor), of the JVP and of
+ * the radial-coefficient gradient (one tangent), forward + VJP in atoms per
+ * second, and a training pass as mlip-train runs it with train_radial
+ * (forward keeping the atoms' values, VJP, JVP, radial gradient). Level 16
+ * runs again with n_pair 8 (the recipe's basis). Best of the repeats, wall clock;
  * forward + VJP also in CPU time (_cpu), steadier when other processes share
  * the cores.
  * Prints "name value unit" lines.
@@ -39,10 +42,17 @@ int main(int argc, char **argv)
 	fx_batch_build(&b, &ps, 1, 5.5);
 	size_t N = b.n_atoms;
 	printf("mtp_atoms %zu\n", N);
-	for (int L = 8; L <= 24; L += 4) {
+	for (int L = 8; L <= 28; L += 4) {
 		struct mlip_mtp m;
 		struct mlip_env env;
-		if (mlip_mtp_init(&m, z, 1, 5.5, L, NULL, &err))
+		struct mlip_mtp_options opt;
+		char name[32];
+		mlip_mtp_options_init(&opt);
+		opt.n_pair = L == 28 ? 8 : 0;
+		snprintf(name, sizeof(name), L == 28 ? "mtp16p8" : "mtp%d", L);
+		if (L == 28)
+			L = 16;
+		if (mlip_mtp_init(&m, z, 1, 5.5, L, &opt, &err))
 			die("init", &err);
 		m.n_threads = 1;
 		mlip_env_init(&env);
@@ -51,13 +61,19 @@ int main(int argc, char **argv)
 		size_t D = m.n_basis, E = env.n_edges, *row = fx_calloc(N, sizeof(size_t));
 		double *G = fx_calloc(N * D, sizeof(double)), *w = fx_calloc(N * D, sizeof(double));
 		double *g = fx_calloc(3 * E, sizeof(double)), *t = fx_calloc(3 * E, sizeof(double));
+		size_t nc = m.n_mu * m.n_radial, *row2 = fx_calloc(2 * N, sizeof(size_t));
+		double *adj = fx_calloc(2 * N * D, sizeof(double)), *gc = fx_calloc(nc, sizeof(double));
 		for (size_t i = 0; i < N; i++)
 			row[i] = i * D;
+		for (size_t i = 0; i < 2 * N; i++)
+			row2[i] = i * D;
+		for (size_t k = 0; k < 2 * N * D; k++)
+			adj[k] = 2 * test_rand_unif(&rng) - 1;
 		for (size_t k = 0; k < N * D; k++)
 			w[k] = 2 * test_rand_unif(&rng) - 1;
 		for (size_t k = 0; k < 3 * E; k++)
 			t[k] = 2 * test_rand_unif(&rng) - 1;
-		double tf = 1e30, tv = 1e30, tj = 1e30, tc = 1e30;
+		double tf = 1e30, tv = 1e30, tj = 1e30, tc = 1e30, tr = 1e30, tt = 1e30;
 		for (int r = 0; r < reps; r++) {
 			double a = now(), ca = cpu_now();
 			if (mlip_mtp_forward(G, row, &m, &env, &err))
@@ -70,17 +86,37 @@ int main(int argc, char **argv)
 			if (mlip_mtp_jvp(G, row, t, &m, &env, &err))
 				die("jvp", &err);
 			double d = now();
+			if (mlip_mtp_radial_grad(gc, adj, row2, t, 1, &m, &env, &err))
+				die("radial", &err);
+			double e = now();
 			tf = fmin(tf, bt - a);
 			tv = fmin(tv, c - bt);
 			tj = fmin(tj, d - c);
+			tr = fmin(tr, e - d);
+			/* the training pass: the forward keeps X, the JVP its tangents */
+			mlip_mtp_keep(&m, &env, (size_t)1 << 31);
+			if (mlip_mtp_forward(G, row, &m, &env, &err) ||
+			    mlip_mtp_vjp(g, w, row, &m, &env, &err) ||
+			    mlip_mtp_jvp(G, row, t, &m, &env, &err) ||
+			    mlip_mtp_radial_grad(gc, adj, row2, t, 1, &m, &env, &err))
+				die("training pass", &err);
+			mlip_mtp_keep_drop(&m);
+			tt = fmin(tt, now() - e);
 		}
-		printf("mtp%d_basis_size %zu functions (n_mu %zu)\n", L, D, m.n_mu);
-		printf("mtp%d_forward_us_per_atom %.2f us\n", L, 1e6 * tf / (double)N);
-		printf("mtp%d_forward_vjp_us_per_atom %.2f us\n", L, 1e6 * (tf + tv) / (double)N);
-		printf("mtp%d_forward_vjp_atoms_per_s %.0f atoms/s\n", L, (double)N / (tf + tv));
-		printf("mtp%d_forward_vjp_atoms_per_s_cpu %.0f atoms/s\n", L, (double)N / tc);
-		printf("mtp%d_jvp_us_per_atom %.2f us\n", L, 1e6 * tj / (double)N);
+		printf("%s_basis_size %zu functions (n_mu %zu)\n", name, D, m.n_mu);
+		printf("%s_forward_us_per_atom %.2f us\n", name, 1e6 * tf / (double)N);
+		printf("%s_forward_vjp_us_per_atom %.2f us\n", name, 1e6 * (tf + tv) / (double)N);
+		printf("%s_forward_vjp_atoms_per_s %.0f atoms/s\n", name, (double)N / (tf + tv));
+		printf("%s_forward_vjp_atoms_per_s_cpu %.0f atoms/s\n", name, (double)N / tc);
+		printf("%s_jvp_us_per_atom %.2f us\n", name, 1e6 * tj / (double)N);
+		printf("%s_radial_grad_us_per_atom %.2f us\n", name, 1e6 * tr / (double)N);
+		printf("%s_training_pass_us_per_atom %.2f us\n", name, 1e6 * tt / (double)N);
+		if (opt.n_pair)
+			L = 28;
 		free(row);
+		free(row2);
+		free(adj);
+		free(gc);
 		free(G);
 		free(w);
 		free(g);
