@@ -16,7 +16,7 @@
  * The model file is written with random weights (speed does not depend on
  * them). Best wall time of the repeats; prints "name value unit" lines.
  * With a third argument "mtp" the model is share/configs/mtp.yaml's instead:
- * the moment tensor basis of level 16 (59 functions, trained radial
+ * the moment tensor basis of level 16 with n_pair 8 (63 functions, trained radial
  * coefficients) under the same 24-24 network; its lines start "api_mtp".
  * Usage: bench_api [n_cells (10)] [repeats (5)] [mtp]
  */
@@ -56,7 +56,7 @@ static void write_model(const char *path, struct mlip_structure *s, struct mlip_
 {
 	char text[1024];
 	snprintf(text, sizeof(text), config_text, mtp ? ", descriptor: {type: mtp, level: 16, "
-		 "r_min: 1.5, train_radial: true}" : "");
+		 "r_min: 1.5, train_radial: true, n_pair: 8}" : "");
 	struct mlip_err err = { 0 };
 	struct mlip_plugins reg;
 	struct mlip_config cfg;

@@ -1,6 +1,6 @@
 # mlip-finetune-init on a moment tensor basis model: the inputs map by
-# function (a higher level keeps the model's functions and adds zero-weight
-# inputs), the radial coefficients of the element pairs the model knows are
+# function (a higher level, or two-body functions beyond the level, keep the
+# model's functions and add zero-weight inputs), the radial coefficients of the element pairs the model knows are
 # kept (trained ones copied into mtp.radial; fixed ones must come out the
 # same, else a clear refusal), and the kept element predicts exactly as the
 # model did.
@@ -43,6 +43,11 @@ for kind in fixed trained; do
 		--set 'model.descriptor.level=14'
 	expect_err "element Si: descriptor set of 38 functions, 14 of them from the model"
 	same_si "$base" "$TMPD/$kind-l14.mlip"
+	# two-body functions beyond the level (n_pair: μ 3 .. 5 at level 10)
+	expect_status 0 mlip-finetune-init "$base" -o "$TMPD/$kind-p6.mlip" \
+		--set 'model.descriptor.n_pair=6'
+	expect_err "element Si: descriptor set of 17 functions, 14 of them from the model"
+	same_si "$base" "$TMPD/$kind-p6.mlip"
 	expect_status 0 mlip-finetune-init "$base" -o "$TMPD/$kind-li.mlip" --set 'model.elements=[Si, Li]'
 	same_si "$base" "$TMPD/$kind-li.mlip"
 done
