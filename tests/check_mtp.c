@@ -893,6 +893,26 @@ END_TEST
  * environments: the standardised columns of G over many environments, put
  * through modified Gram-Schmidt, each keep a residual well above round-off.
  */
+/*
+ * The values of lo and hi (same elements) at centre element `centre` with 20
+ * random neighbours (r, sp, from seed): hi's first lo->n_basis values are lo's.
+ * G gets hi's (at most 512).
+ */
+static void same_prefix(double *G, const struct mlip_mtp *lo, const struct mlip_mtp *hi,
+			uint64_t seed, int centre, double *r, int *sp)
+{
+	double Glo[512];
+	struct mlip_env env;
+	ck_assert(hi->n_basis <= 512 && lo->n_basis <= hi->n_basis);
+	mlip_env_init(&env);
+	random_nbrs(r, sp, 20, 2, 1.0, 4.9, &seed);
+	env_single(&env, centre, r, sp, 20);
+	single_G(Glo, lo, &env);
+	single_G(G, hi, &env);
+	ck_assert(rel_err(G, Glo, lo->n_basis) < 1e-14);
+	mlip_env_release(&env);
+}
+
 START_TEST(test_basis)
 {
 	size_t prev = 0;
@@ -917,23 +937,11 @@ START_TEST(test_basis)
 	mtp_ok(&hi, Z3, 2, 5.0, 18, &opt);
 	ck_assert_uint_lt(lo.n_basis, hi.n_basis);
 	ck_assert_int_eq(memcmp(lo.func, hi.func, lo.n_basis * sizeof(*lo.func)), 0);
-	{
-		/* and the values too: the radial functions of the lower level come first */
-		double r[3 * 20], *G1 = fx_calloc(hi.n_basis, sizeof(double));
-		double *G2 = fx_calloc(hi.n_basis, sizeof(double));
-		int sp[20];
-		uint64_t rng = 42;
-		struct mlip_env env;
-		mlip_env_init(&env);
-		random_nbrs(r, sp, 20, 2, 1.0, 4.9, &rng);
-		env_single(&env, 1, r, sp, 20);
-		single_G(G1, &lo, &env);
-		single_G(G2, &hi, &env);
-		ck_assert(rel_err(G2, G1, lo.n_basis) < 1e-14);
-		free(G1);
-		free(G2);
-		mlip_env_release(&env);
-	}
+	/* and the values too: the radial functions of the lower level come first */
+	double r[3 * 20], G[512];
+	int sp[20];
+	same_prefix(G, &lo, &hi, 42, 1, r, sp);
+	mlip_mtp_release(&hi);
 	/* n_pair 8 at level 16: the same functions and values, then M_{μ,0} for μ = 4 .. 7
 	 * (levels 18 .. 30), the values Σ_j f_μ(R_j) of the radial functions */
 	opt.n_pair = 8;
@@ -946,33 +954,18 @@ START_TEST(test_basis)
 		ck_assert(hi.func[f].k == 1 && hi.func[f].mu[0] == mu && hi.func[f].nu[0] == 0);
 		ck_assert_int_eq(hi.func[f].level, 2 + 4 * mu);
 	}
-	{
-		double r[3 * 20], *G1 = fx_calloc(lo.n_basis, sizeof(double));
-		double *G2 = fx_calloc(hi.n_basis, sizeof(double));
-		int sp[20];
-		uint64_t rng = 43;
-		struct mlip_env env;
-		mlip_env_init(&env);
-		random_nbrs(r, sp, 20, 2, 1.0, 4.9, &rng);
-		env_single(&env, 0, r, sp, 20);
-		single_G(G1, &lo, &env);
-		single_G(G2, &hi, &env);
-		ck_assert(rel_err(G2, G1, lo.n_basis) < 1e-14);
-		for (size_t mu = 4; mu < 8; mu++) {
-			double s = 0, f[64], df[64];
-			for (size_t j = 0; j < 20; j++) {
-				double R = sqrt(r[3 * j] * r[3 * j] + r[3 * j + 1] * r[3 * j + 1] +
-						r[3 * j + 2] * r[3 * j + 2]);
-				mlip_mtp_radial(f, df, &hi, 0, (size_t)sp[j], R);
-				s += f[mu];
-			}
-			double g = G2[lo.n_basis + mu - 4];
-			ck_assert_msg(fabs(g - s) <= 1e-13 * fmax(1, fabs(s)), "M(%zu,0) %.17g, sum %.17g",
-				      mu, g, s);
+	same_prefix(G, &lo, &hi, 43, 0, r, sp);
+	for (size_t mu = 4; mu < 8; mu++) {
+		double sum = 0, f[64], df[64];
+		for (size_t j = 0; j < 20; j++) {
+			double R = sqrt(r[3 * j] * r[3 * j] + r[3 * j + 1] * r[3 * j + 1] +
+					r[3 * j + 2] * r[3 * j + 2]);
+			mlip_mtp_radial(f, df, &hi, 0, (size_t)sp[j], R);
+			sum += f[mu];
 		}
-		free(G1);
-		free(G2);
-		mlip_env_release(&env);
+		double g = G[lo.n_basis + mu - 4];
+		ck_assert_msg(fabs(g - sum) <= 1e-13 * fmax(1, fabs(sum)), "M(%zu,0) %.17g, sum %.17g",
+			      mu, g, sum);
 	}
 	mlip_mtp_release(&lo);
 	mlip_mtp_release(&hi);
