@@ -834,7 +834,7 @@ struct mtp_work {
 	double *dX;   /* (n_w, n_x) adjoints (VJP) or tangents (JVP) */
 	double *nb;   /* (⌈max_nb / NL⌉, blk_stride) the atom's edge blocks */
 	double *Y;    /* (n_w, n_y, 3) adjoints raised to the monomials below (raise_adjoint) */
-	double *Z;    /* (n_y, 3, NL) the JVP's sums over edges by lower monomial, per lane */
+	double *W;    /* (⌈max_nb / NL⌉, n_mu, 4, NL) the JVP's weights per block and μ */
 	double *acc;  /* (mom_off[n_mu], NL) moments (or their tangents) per lane */
 	double *tmp;  /* (4 n_terms) the terms' products (two sets: atom_radial) */
 	double *G;    /* (n_basis) a row no one reads (the radial gradient's tangents) */
@@ -847,9 +847,10 @@ static int work_alloc(struct mtp_work *w, const struct mlip_mtp *m, size_t max_n
 #define R8(x) (((x) + 7) & ~(size_t)7)
 	size_t nblk = (max_nb + NL - 1) / NL + 1, nx = R8(p->n_x);
 	size_t ny = 3 * p->y_off[m->n_mu] + 1;
-	size_t sizes[] = { nx, n_w * nx, R8(nblk * p->blk_stride), R8(n_w * ny), R8(ny * NL),
+	size_t sizes[] = { nx, n_w * nx, R8(nblk * p->blk_stride), R8(n_w * ny),
+			   R8(nblk * m->n_mu * 4 * NL),
 			   R8(p->mom_off[m->n_mu] * NL), R8(4 * p->n_terms + 1), R8(m->n_basis) };
-	double **at[] = { &w->X, &w->dX, &w->nb, &w->Y, &w->Z, &w->acc, &w->tmp, &w->G };
+	double **at[] = { &w->X, &w->dX, &w->nb, &w->Y, &w->W, &w->acc, &w->tmp, &w->G };
 	size_t nd = 0;
 	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++)
 		nd += sizes[k];
@@ -1186,55 +1187,64 @@ MTP_CLONES static void atom_jvp(double *dG, double *dX, const double *t, struct 
 	const struct mtp_plan *p = m->plan;
 	const double *X = w->X;
 	const size_t nm = m->n_mu, bs = p->blk_stride, nv = p->mom_off[nm];
-	const size_t e0 = env->first[i], ne = env->first[i + 1] - e0, ny = p->y_off[nm];
-	double *restrict acc = w->acc, *restrict Z = w->Z;
+	const size_t e0 = env->first[i], ne = env->first[i + 1] - e0;
 	/*
 	 * Ṁ_μ = Σ_edges f'_μ Ṙ mono + f_μ Σ_a tu_a ∂mono/∂û_a: the second part is
-	 * gathered per lower monomial (Z) over the edges, and raised to the moment's
-	 * components once per atom.
+	 * gathered per lower monomial (into Y) over the edges, and raised to the
+	 * moment's components once per atom. First each block's weights per μ
+	 * (f'_μ Ṙ, f_μ tu_x, f_μ tu_y, f_μ tu_z), then per monomial a sum over the
+	 * blocks in registers (monomial outermost: no accumulator goes through
+	 * memory per edge).
 	 */
-	memset(acc, 0, nv * NL * sizeof(double));
-	memset(Z, 0, 3 * ny * NL * sizeof(double));
-	for (size_t e = 0, b = 0; e < ne; e += NL, b++) {
-		const double *mono = w->nb + b * bs, *u = mono + p->b_u;
-		const double *f = u + 5 * NL, *df = f + nm * NL;
+	double *restrict W = w->W, *restrict Y = w->Y;
+	size_t nb = 0;
+	for (size_t e = 0; e < ne; e += NL, nb++) {
+		const double *u = w->nb + nb * bs + p->b_u, *f = u + 5 * NL, *df = f + nm * NL;
 		double Rd[NL], tu[3 * NL];
 		block_tangents(Rd, tu, u, t + 3 * (e0 + e), ne - e < NL ? ne - e : NL);
 		for (size_t mu = 0; mu < nm; mu++) {
-			double *dM = acc + p->mom_off[mu] * NL, *z = Z + 3 * p->y_off[mu] * NL;
-			double dfm[NL], w0[NL], w1[NL], w2[NL];
+			double *wm = W + (nb * nm + mu) * 4 * NL;
 			const double *fm = f + mu * NL;
-			const size_t n = p->mom_off[mu + 1] - p->mom_off[mu];
-			const size_t n1 = p->y_off[mu + 1] - p->y_off[mu];
 			MTP_SIMD
 			for (size_t l = 0; l < NL; l++) {
-				dfm[l] = df[mu * NL + l] * Rd[l];
-				w0[l] = fm[l] * tu[l];
-				w1[l] = fm[l] * tu[NL + l];
-				w2[l] = fm[l] * tu[2 * NL + l];
+				wm[l] = df[mu * NL + l] * Rd[l];
+				wm[NL + l] = fm[l] * tu[l];
+				wm[2 * NL + l] = fm[l] * tu[NL + l];
+				wm[3 * NL + l] = fm[l] * tu[2 * NL + l];
 			}
-			for (size_t g = 0; g < n1; g++) {
-				const double *mg = mono + g * NL;
-				double *zg = z + 3 * g * NL;
-				MTP_SIMD
-				for (size_t l = 0; l < NL; l++) {
-					dM[g * NL + l] += dfm[l] * mg[l];
-					zg[l] += w0[l] * mg[l];
-					zg[NL + l] += w1[l] * mg[l];
-					zg[2 * NL + l] += w2[l] * mg[l];
-				}
-			}
-			for (size_t g = n1; g < n; g++)
-				MTP_SIMD
-				for (size_t l = 0; l < NL; l++)
-					dM[g * NL + l] += dfm[l] * mono[g * NL + l];
 		}
 	}
-	lane_sums(dX, acc, nv);
-	lane_sums(w->Y, Z, 3 * ny);
+	for (size_t mu = 0; mu < nm; mu++) {
+		const size_t n = p->mom_off[mu + 1] - p->mom_off[mu];
+		const size_t n1 = p->y_off[mu + 1] - p->y_off[mu];
+		double *dM = dX + p->mom_off[mu], *y = Y + 3 * p->y_off[mu];
+		for (size_t g = 0; g < n; g++) {
+			double s0[NL] = { 0 }, s1[NL] = { 0 }, s2[NL] = { 0 }, s3[NL] = { 0 };
+			const double *mg = w->nb + g * NL, *wm = W + mu * 4 * NL;
+			if (g < n1) {
+				for (size_t b = 0; b < nb; b++, mg += bs, wm += nm * 4 * NL)
+					MTP_SIMD
+					for (size_t l = 0; l < NL; l++) {
+						s0[l] += wm[l] * mg[l];
+						s1[l] += wm[NL + l] * mg[l];
+						s2[l] += wm[2 * NL + l] * mg[l];
+						s3[l] += wm[3 * NL + l] * mg[l];
+					}
+				lane_sums(y + 3 * g, s1, 1);
+				lane_sums(y + 3 * g + 1, s2, 1);
+				lane_sums(y + 3 * g + 2, s3, 1);
+			} else {
+				for (size_t b = 0; b < nb; b++, mg += bs, wm += nm * 4 * NL)
+					MTP_SIMD
+					for (size_t l = 0; l < NL; l++)
+						s0[l] += wm[l] * mg[l];
+			}
+			lane_sums(dM + g, s0, 1);
+		}
+	}
 	for (size_t mu = 0; mu < nm; mu++) {
 		double *dM = dX + p->mom_off[mu];
-		const double *z = w->Y + 3 * p->y_off[mu];
+		const double *z = Y + 3 * p->y_off[mu];
 		for (size_t g = 0, n1 = p->y_off[mu + 1] - p->y_off[mu]; g < n1; g++)
 			for (int a = 0; a < 3; a++)
 				dM[p->up_idx[a][g]] += p->up_coef[a][g] * z[3 * g + a];
