@@ -517,10 +517,11 @@ static int load_basis(const node_t *mn, struct mlip_config_model *m, struct mlip
 	    (rc = get_enum(n, "model.descriptor", "type", types, &type, err)))
 		return rc;
 	if (type == 0) {
-		const node_t *extra = opt(n, "level") ? opt(n, "level") : opt(n, "r_min") ? opt(n, "r_min")
-				    : opt(n, "n_radial") ? opt(n, "n_radial") : opt(n, "max_order")
-				    ? opt(n, "max_order") : opt(n, "n_pair") ? opt(n, "n_pair")
-				    : opt(n, "train_radial");
+		static const char *const mtp_only[] = { "level", "r_min", "n_radial", "max_order",
+							"n_pair", "train_radial" };
+		const node_t *extra = NULL;
+		for (size_t k = 0; k < sizeof(mtp_only) / sizeof(mtp_only[0]) && !extra; k++)
+			extra = opt(n, mtp_only[k]);
 		return extra ? bad(err, extra, "model.descriptor", "level, r_min, n_radial, max_order, "
 				   "n_pair and train_radial are options of type mtp") : MLIP_OK;
 	}
