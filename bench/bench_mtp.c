@@ -42,16 +42,19 @@ int main(int argc, char **argv)
 	fx_batch_build(&b, &ps, 1, 5.5);
 	size_t N = b.n_atoms;
 	printf("mtp_atoms %zu\n", N);
-	for (int L = 8; L <= 28; L += 4) {
+	/* the levels, then the recipe's basis (level 16, n_pair 8) */
+	static const struct { int level; size_t n_pair; const char *name; } runs[] = {
+		{ 8, 0, "mtp8" }, { 12, 0, "mtp12" }, { 16, 0, "mtp16" }, { 20, 0, "mtp20" },
+		{ 24, 0, "mtp24" }, { 16, 8, "mtp16p8" },
+	};
+	for (size_t k = 0; k < sizeof(runs) / sizeof(runs[0]); k++) {
 		struct mlip_mtp m;
 		struct mlip_env env;
 		struct mlip_mtp_options opt;
-		char name[32];
+		const char *name = runs[k].name;
+		int L = runs[k].level;
 		mlip_mtp_options_init(&opt);
-		opt.n_pair = L == 28 ? 8 : 0;
-		snprintf(name, sizeof(name), L == 28 ? "mtp16p8" : "mtp%d", L);
-		if (L == 28)
-			L = 16;
+		opt.n_pair = runs[k].n_pair;
 		if (mlip_mtp_init(&m, z, 1, 5.5, L, &opt, &err))
 			die("init", &err);
 		m.n_threads = 1;
@@ -111,8 +114,6 @@ int main(int argc, char **argv)
 		printf("%s_jvp_us_per_atom %.2f us\n", name, 1e6 * tj / (double)N);
 		printf("%s_radial_grad_us_per_atom %.2f us\n", name, 1e6 * tr / (double)N);
 		printf("%s_training_pass_us_per_atom %.2f us\n", name, 1e6 * tt / (double)N);
-		if (opt.n_pair)
-			L = 28;
 		free(row);
 		free(row2);
 		free(adj);

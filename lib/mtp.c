@@ -173,14 +173,15 @@ static void func_set(struct mlip_mtp_func *f, int k, const int (*lab)[2], const 
 
 /*
  * All functions of level <= L with up to max_order factors, then the
- * two-body functions M_{μ,0} beyond the level for μ < n_pair (mtp.h),
- * sorted; *out malloc'ed (NULL with count only when out is NULL).
+ * two-body functions M_{μ,0} of the radial functions μ < n_mu beyond the
+ * level (n_pair, mtp.h), sorted; *out malloc'ed (NULL with count only when
+ * out is NULL).
  */
-static size_t enumerate(struct mlip_mtp_func *out, int L, int max_order, size_t n_pair)
+static size_t enumerate(struct mlip_mtp_func *out, int L, int max_order, size_t n_mu)
 {
 	int lab[512][2];
 	size_t nl = 0, n = 0;
-	for (int mu = 0; (size_t)mu < n_pair; mu++)
+	for (int mu = 0; (size_t)mu < n_mu; mu++)
 		if (2 + 4 * mu > L) {
 			if (out) {
 				lab[0][0] = mu, lab[0][1] = 0;
@@ -605,23 +606,22 @@ int mlip_mtp_init(struct mlip_mtp *m, const int *z, size_t n_el, double cutoff, 
 	m->seed = opt->seed;
 	if (opt->n_pair > 64)
 		return mlip_err_set(err, MLIP_EINVAL, "mtp n_pair %zu is not in 0 .. 64", opt->n_pair);
-	m->n_pair = opt->n_pair;
 	m->n_mu = (size_t)(level - 2) / 4 + 1;
-	if (m->n_pair > m->n_mu)
-		m->n_mu = m->n_pair;
+	if (opt->n_pair > m->n_mu)
+		m->n_mu = opt->n_pair;
 	m->n_radial = opt->n_radial ? opt->n_radial : m->n_mu > 8 ? m->n_mu : 8;
 	if (m->n_radial < m->n_mu || m->n_radial > 64)
 		return mlip_err_set(err, MLIP_EINVAL,
 				    "mtp n_radial %zu is not in %zu .. 64 (level %d%s needs %zu radial "
 				    "functions)", m->n_radial, m->n_mu, level,
-				    m->n_pair == m->n_mu ? " with n_pair" : "", m->n_mu);
+				    opt->n_pair == m->n_mu ? " with n_pair" : "", m->n_mu);
 	size_t S = n_el, nc = S * S * m->n_mu * m->n_radial;
 	m->radial = malloc(nc * sizeof(double));
-	m->n_basis = enumerate(NULL, level, order, m->n_pair);
+	m->n_basis = enumerate(NULL, level, order, m->n_mu);
 	m->func = calloc(m->n_basis, sizeof(*m->func));
 	if (!m->radial || !m->func)
 		goto nomem;
-	enumerate(m->func, level, order, m->n_pair);
+	enumerate(m->func, level, order, m->n_mu);
 	for (size_t a = 0; a < S; a++)
 		for (size_t b = 0; b < S; b++) {
 			double *c = m->radial + (a * S + b) * m->n_mu * m->n_radial;

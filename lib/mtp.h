@@ -58,8 +58,7 @@
  *   (and, for the same n_radial, so are its values: the default coefficient
  *   rows of a lower level are the first rows of a higher one's; without n_pair
  *   beyond the level). Every level is even (odd levels give the basis of the
- *   level below). The same basis
- *   serves every central element: dim[e] = n_basis.
+ *   level below). The same basis serves every central element: dim[e] = n_basis.
  *
  *   Default radial coefficients (a model may train them: mlip_mtp_use_radial
  *   and mlip_mtp_radial_grad): for each ordered pair (a, b) of element indices, an
@@ -124,7 +123,6 @@ struct mlip_mtp {
 	double cutoff, r_min;           /* Å */
 	int level, max_order;
 	size_t n_radial, n_mu;          /* n_mu = max(level's, n_pair) radial functions */
-	size_t n_pair;                  /* as given in the options (0: the level's) */
 	uint64_t seed;
 	double *radial;                 /* (S, S, n_mu, n_radial) owned: the default or given
 					   coefficients */
