@@ -29,6 +29,7 @@
 
 static const char *const activation_names[] = { "tanh", "silu", "softplus", NULL };
 static const char *const precision_names[] = { "float64", "float32", NULL };
+static const char *const scaling_names[] = { "adamw", "none", NULL };
 static const char *const sf_kind_names[] = { "g2", "g3", "g9", NULL };
 static const char *const level_names[] = { "system", "atom", NULL };
 static const char *const property_names[] = { "energy", "forces", "stress", NULL };
@@ -417,6 +418,7 @@ static int set_defaults(struct mlip_config *cfg)
 	cfg->optim.eps = 1e-8;
 	cfg->optim.lbfgs_steps = 0;
 	cfg->optim.lbfgs_history = 10;
+	cfg->optim.lbfgs_scaling = MLIP_CFG_SCALING_ADAMW;
 	cfg->optim.ridge = MLIP_CFG_DEFAULT_RIDGE;
 	cfg->schedule.warmup_factor = 0.2;
 	cfg->schedule.warmup_epochs = 0;
@@ -1093,10 +1095,11 @@ static int load_optim(const node_t *root, struct mlip_config *cfg, struct mlip_e
 	}
 	if ((n = opt(on, "lbfgs"))) {
 		if ((rc = need_map(n, "optim.lbfgs", err)) ||
-		    (rc = check_keys(n, "optim.lbfgs", KEYS("steps", "history"), err)) ||
+		    (rc = check_keys(n, "optim.lbfgs", KEYS("steps", "history", "scaling"), err)) ||
 		    (rc = req(n, "optim.lbfgs", "steps", &w, err)) ||
 		    (rc = get_count(n, "optim.lbfgs", "steps", 0, &o->lbfgs_steps, err)) ||
-		    (rc = get_count(n, "optim.lbfgs", "history", 1, &o->lbfgs_history, err)))
+		    (rc = get_count(n, "optim.lbfgs", "history", 1, &o->lbfgs_history, err)) ||
+		    (rc = get_enum(n, "optim.lbfgs", "scaling", scaling_names, &o->lbfgs_scaling, err)))
 			return rc;
 	}
 	return MLIP_OK;
@@ -1550,6 +1553,7 @@ int mlip_config_resolved_tree(const struct mlip_config *cfg, struct mlip_yaml_no
 		node_t *lb = b_put(&b, n, "lbfgs", mlip_yaml_mapping_new());
 		b_put(&b, lb, "steps", int_node(o->lbfgs_steps));
 		b_put(&b, lb, "history", int_node(o->lbfgs_history));
+		b_put(&b, lb, "scaling", str_node(scaling_names[o->lbfgs_scaling]));
 	}
 
 	if (s->given) { /* absent only for optim.name lstsq */
@@ -1703,7 +1707,8 @@ bool mlip_config_equal(const struct mlip_config *a, const struct mlip_config *b)
 	if (!str_eq(oa->name, ob->name) || oa->lr != ob->lr || oa->weight_decay != ob->weight_decay ||
 	    oa->betas[0] != ob->betas[0] || oa->betas[1] != ob->betas[1] || oa->eps != ob->eps ||
 	    oa->lbfgs_steps != ob->lbfgs_steps || oa->ridge != ob->ridge ||
-	    (oa->lbfgs_steps > 0 && oa->lbfgs_history != ob->lbfgs_history))
+	    (oa->lbfgs_steps > 0 && (oa->lbfgs_history != ob->lbfgs_history ||
+				     oa->lbfgs_scaling != ob->lbfgs_scaling)))
 		return false;
 	if (sa->warmup_factor != sb->warmup_factor || sa->warmup_in_steps != sb->warmup_in_steps ||
 	    (sa->warmup_in_steps ? sa->warmup_steps != sb->warmup_steps

@@ -108,6 +108,12 @@ struct mlip_config_task {
 /* optim.ridge unless given: relative to the normal matrix's mean diagonal (lstsq.h) */
 #define MLIP_CFG_DEFAULT_RIDGE 1e-8
 
+/* optim.lbfgs.scaling: H₀'s diagonal (lbfgs.h) */
+enum mlip_cfg_lbfgs_scaling {
+	MLIP_CFG_SCALING_ADAMW,           /* 1/√v̂ of AdamW's second moments (identity without) */
+	MLIP_CFG_SCALING_NONE,            /* the identity */
+};
+
 struct mlip_config_optim {
 	char *name;                       /* "adamw" [default] or "lstsq" */
 	double lr;                        /* > 0, required for adamw; 0 when absent (lstsq) */
@@ -117,6 +123,7 @@ struct mlip_config_optim {
 	int64_t lbfgs_steps;              /* lbfgs.steps: L-BFGS iterations after the schedule,
 					     >= 0 [0 = none] */
 	int64_t lbfgs_history;            /* lbfgs.history: pairs kept, >= 1 [10] */
+	int lbfgs_scaling;                /* lbfgs.scaling: enum mlip_cfg_lbfgs_scaling [adamw] */
 	double ridge;                     /* lstsq only: relative ridge, >= 0 [1e-8] */
 };
 

@@ -43,6 +43,7 @@ void mlip_lbfgs_release(struct mlip_lbfgs *lb)
 	free(lb->d);
 	free(lb->xt);
 	free(lb->gt);
+	free(lb->h0);
 	memset(lb, 0, sizeof(*lb));
 }
 
@@ -52,6 +53,23 @@ static double dot(const double *a, const double *b, size_t n)
 	for (size_t i = 0; i < n; i++)
 		s += a[i] * b[i];
 	return s;
+}
+
+int mlip_lbfgs_set_scaling(struct mlip_lbfgs *lb, const double *h0, struct mlip_err *err)
+{
+	if (!h0) {
+		free(lb->h0);
+		lb->h0 = NULL;
+		return MLIP_OK;
+	}
+	for (size_t i = 0; i < lb->n; i++)
+		if (!(h0[i] > 0) || !isfinite(h0[i]))
+			return mlip_err_set(err, MLIP_EINVAL, "l-bfgs: scaling %zu is %g, not positive "
+					    "and finite", i, h0[i]);
+	if (!lb->h0 && !(lb->h0 = malloc(lb->n * sizeof(double))))
+		return mlip_err_set(err, MLIP_ENOMEM, "out of memory");
+	memcpy(lb->h0, h0, lb->n * sizeof(double));
+	return MLIP_OK;
 }
 
 static int all_finite(const double *x, size_t n)
@@ -74,7 +92,8 @@ int mlip_lbfgs_start(struct mlip_lbfgs *lb, const double *x, mlip_lbfgs_fn fn, v
 	return MLIP_OK;
 }
 
-/* d := −H g by the two-loop recursion, oldest pair last in the first loop. */
+/* d := −H g by the two-loop recursion, oldest pair last in the first loop;
+ * H₀ = γD with γ = sᵀy / yᵀDy of the newest pair (D = I without scaling). */
 static void direction(struct mlip_lbfgs *lb)
 {
 	size_t n = lb->n, m = lb->m;
@@ -89,12 +108,19 @@ static void direction(struct mlip_lbfgs *lb)
 		for (size_t i = 0; i < n; i++)
 			d[i] -= a * y[i];
 	}
+	const double *h0 = lb->h0;
 	if (lb->k > 0) {
 		size_t j = (lb->head + lb->k - 1) % m;
 		const double *y = lb->y + j * n;
-		double gamma = 1.0 / (lb->rho[j] * dot(y, y, n));
+		double ydy = 0;
 		for (size_t i = 0; i < n; i++)
-			d[i] *= gamma;
+			ydy += y[i] * (h0 ? h0[i] : 1) * y[i];
+		double gamma = 1.0 / (lb->rho[j] * ydy);
+		for (size_t i = 0; i < n; i++)
+			d[i] *= gamma * (h0 ? h0[i] : 1);
+	} else if (h0) {
+		for (size_t i = 0; i < n; i++)
+			d[i] *= h0[i];
 	}
 	for (size_t c = 0; c < lb->k; c++) {
 		size_t j = (lb->head + c) % m;

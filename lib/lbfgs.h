@@ -11,8 +11,9 @@
  * continues the minimisation bit for bit.
  *
  * Line search: the first trial is the step of length 1 along the two-loop
- * direction (H₀ = γI, γ = sᵀy/yᵀy of the newest pair); without pairs it
- * is −g scaled to length min(|g|, 0.01). A trial is accepted when
+ * direction (H₀ = γD, γ = sᵀy/yᵀDy of the newest pair, D a fixed positive
+ * diagonal, the identity unless mlip_lbfgs_set_scaling gave one); without
+ * pairs it is −Dg scaled to length min(|Dg|, 0.01). A trial is accepted when
  * f ≤ f₀ + 1e-4·step·gᵀd; otherwise the step is replaced by the minimiser
  * of the quadratic through f₀, gᵀd and the trial, kept in [0.1, 0.5] of
  * the previous step (a non-finite value counts as a failed trial). A pair
@@ -52,11 +53,21 @@ struct mlip_lbfgs {
 	double f;             /* value at the current point */
 	/* scratch */
 	double *alpha, *d, *xt, *gt;
+	double *h0;           /* (n) D, or NULL: the identity (set_scaling; not state) */
 };
 
 /* Allocate for n variables and m pairs (both >= 1). MLIP_EINVAL, MLIP_ENOMEM. */
 int mlip_lbfgs_init(struct mlip_lbfgs *lb, size_t n, size_t m, struct mlip_err *err);
 void mlip_lbfgs_release(struct mlip_lbfgs *lb);
+
+/*
+ * H₀'s diagonal D up to scale (n positive finite values, copied), or NULL for
+ * the identity. A good D (e.g. the inverse square root of AdamW's second
+ * moments) makes the first steps and every step's H₀ account for parameters
+ * of different scales, which γI cannot. D is not part of the saved state:
+ * the caller sets the same D again after a restore. MLIP_EINVAL, MLIP_ENOMEM.
+ */
+int mlip_lbfgs_set_scaling(struct mlip_lbfgs *lb, const double *h0, struct mlip_err *err);
 
 /* Evaluate the starting point (one call of fn) and forget every pair.
  * MLIP_ERUN if f or g is not finite there. */

@@ -773,6 +773,44 @@ static void lbfgs_publish(struct trainer *t)
 }
 
 /*
+ * optim.lbfgs.scaling adamw: H₀'s diagonal is AdamW's own preconditioner at
+ * the end of the schedule, 1/(√v̂ + ε) (v̂ the bias-corrected second moments;
+ * ε at least 1e-6 of the largest √v̂, so that no parameter's scale runs
+ * away). Parameters of very different scales (first-layer weights, output
+ * biases, radial coefficients) then start from the scales AdamW learnt
+ * instead of one γ for all: on the mtp recipe the training loss after 300
+ * steps is 14 % lower (bench/RESULTS.md). v is not touched by L-BFGS and is
+ * in every checkpoint, so a resume sets the same D. Without AdamW steps (no
+ * schedule, or a resume of a run without them) v is zero: the identity.
+ */
+static int lbfgs_scaling(struct trainer *t, struct mlip_err *err)
+{
+	if (t->cfg->optim.lbfgs_scaling != MLIP_CFG_SCALING_ADAMW || t->pg.adam_t == 0)
+		return MLIP_OK;
+	size_t n = t->n_params;
+	double *d = calloc(n + 1, sizeof(double));
+	int rc = d ? MLIP_OK : mlip_err_set(err, MLIP_ENOMEM, "out of memory");
+	if ((rc = mlip_dist_agree(rc, err))) {
+		free(d);
+		return rc;
+	}
+	memcpy(d + t->shard_start, t->adam_v, t->shard_count * sizeof(double));
+	rc = t->sharded ? mlip_dist_allgather_shards(d, n, err) : MLIP_OK;
+	double bc2 = 1 - pow(t->adamw.beta2, (double)t->pg.adam_t), top = 0;
+	for (size_t i = 0; !rc && i < n; i++) {
+		d[i] = sqrt(d[i] / bc2);
+		top = fmax(top, d[i]);
+	}
+	double eps = fmax(t->adamw.eps, 1e-6 * top);
+	for (size_t i = 0; !rc && i < n; i++)
+		d[i] = 1 / (d[i] + eps);
+	if (!rc && top > 0)
+		rc = mlip_lbfgs_set_scaling(&t->lbfgs, d, err);
+	free(d);
+	return mlip_dist_agree(rc, err);
+}
+
+/*
  * Start the L-BFGS phase from the final weights of the schedule (the EMA
  * when there is one), or from a checkpoint's state: the current point is
  * then the checkpoint's weights and lbfgs.mlip holds f, g and the pairs.
@@ -802,6 +840,8 @@ static int lbfgs_begin(struct trainer *t, const char *resume_dir, struct mlip_er
 		return rc;
 	memcpy(t->lbfgs_x, t->p.model->params, n * sizeof(double));
 	if (ema && (rc = swap_ema(t, err)))
+		return rc;
+	if ((rc = lbfgs_scaling(t, err)))
 		return rc;
 	if (resume_dir && (rc = mlip_runckpt_load_lbfgs(resume_dir, &t->lbfgs, &found, err)))
 		return rc;

@@ -1,7 +1,7 @@
 /*
  * check_lbfgs.c - L-BFGS on functions with known minima (an ill-conditioned
- * quadratic, Rosenbrock's valley), the state round trip a checkpoint relies
- * on, and its failure modes.
+ * quadratic, Rosenbrock's valley), the diagonal scaling of H₀, the state
+ * round trip a checkpoint relies on, and its failure modes.
  */
 #include <check.h>
 #include <math.h>
@@ -92,6 +92,75 @@ START_TEST(test_rosenbrock_converges)
 }
 END_TEST
 
+/* The quadratic's exact inverse Hessian as D: after the first (short) step
+ * γ = 1 and the next step is Newton's, so it converges at once, where γI
+ * needs tens of iterations on condition number 1e4. */
+START_TEST(test_scaling_exact_diagonal)
+{
+	struct mlip_lbfgs a, b;
+	struct mlip_err err;
+	double xa[QN] = { 0 }, xb[QN] = { 0 }, h0[QN];
+	size_t ea = 0, eb = 0;
+	for (int i = 0; i < QN; i++)
+		h0[i] = 1 / pow(1e4, (double)i / (QN - 1));
+	ck_assert_int_eq(mlip_lbfgs_init(&a, QN, 8, &err), MLIP_OK);
+	ck_assert_int_eq(mlip_lbfgs_init(&b, QN, 8, &err), MLIP_OK);
+	ck_assert_int_eq(mlip_lbfgs_set_scaling(&a, h0, &err), MLIP_OK);
+	ck_assert_int_eq(mlip_lbfgs_start(&a, xa, quadratic, NULL, &err), MLIP_OK);
+	ck_assert_int_eq(mlip_lbfgs_start(&b, xb, quadratic, NULL, &err), MLIP_OK);
+	double f0 = a.f;
+	minimise(&a, xa, quadratic, 3, &ea);
+	minimise(&b, xb, quadratic, 3, &eb);
+	ck_assert(a.f < 1e-20 * f0);
+	ck_assert(b.f > 1e-4 * f0);                     /* the identity is far from it */
+	for (int i = 0; i < QN; i++)
+		ck_assert_double_eq_tol(xa[i], i, 1e-8);
+	mlip_lbfgs_release(&a);
+	mlip_lbfgs_release(&b);
+}
+END_TEST
+
+/* D = cI is the identity up to round-off (γ absorbs c); bad values are
+ * refused; NULL goes back to the identity, bit for bit. */
+START_TEST(test_scaling_uniform)
+{
+	struct mlip_lbfgs a, b;
+	struct mlip_err err;
+	double xa[QN] = { 0 }, xb[QN] = { 0 }, h0[QN];
+	size_t ea = 0, eb = 0;
+	for (int i = 0; i < QN; i++)
+		h0[i] = 37.5;
+	ck_assert_int_eq(mlip_lbfgs_init(&a, QN, 4, &err), MLIP_OK);
+	ck_assert_int_eq(mlip_lbfgs_init(&b, QN, 4, &err), MLIP_OK);
+	ck_assert_int_eq(mlip_lbfgs_set_scaling(&a, h0, &err), MLIP_OK);
+	ck_assert_int_eq(mlip_lbfgs_start(&a, xa, quadratic, NULL, &err), MLIP_OK);
+	ck_assert_int_eq(mlip_lbfgs_start(&b, xb, quadratic, NULL, &err), MLIP_OK);
+	minimise(&a, xa, quadratic, 12, &ea);
+	minimise(&b, xb, quadratic, 12, &eb);
+	ck_assert_uint_eq(ea, eb);
+	for (int i = 0; i < QN; i++)
+		ck_assert_double_eq_tol(xa[i], xb[i], 1e-9 * (1 + fabs(xb[i])));
+	h0[3] = 0;
+	ck_assert_int_eq(mlip_lbfgs_set_scaling(&a, h0, &err), MLIP_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "scaling 3"));
+	h0[3] = NAN;
+	ck_assert_int_eq(mlip_lbfgs_set_scaling(&a, h0, &err), MLIP_EINVAL);
+	h0[3] = INFINITY;
+	ck_assert_int_eq(mlip_lbfgs_set_scaling(&a, h0, &err), MLIP_EINVAL);
+	/* back to the identity: the same iterations as b from the same state */
+	ck_assert_int_eq(mlip_lbfgs_set_scaling(&a, NULL, &err), MLIP_OK);
+	ck_assert_ptr_null(a.h0);
+	memcpy(xa, xb, sizeof(xa));
+	ck_assert_int_eq(mlip_lbfgs_start(&a, xa, quadratic, NULL, &err), MLIP_OK);
+	ck_assert_int_eq(mlip_lbfgs_start(&b, xb, quadratic, NULL, &err), MLIP_OK);
+	minimise(&a, xa, quadratic, 5, &ea);
+	minimise(&b, xb, quadratic, 5, &eb);
+	ck_assert_int_eq(memcmp(xa, xb, sizeof(xa)), 0);
+	mlip_lbfgs_release(&a);
+	mlip_lbfgs_release(&b);
+}
+END_TEST
+
 /* What a checkpoint stores (k, head, f, g, s, y, rho) continues the run bit for bit. */
 START_TEST(test_state_round_trip)
 {
@@ -177,6 +246,8 @@ Suite *suite_lbfgs(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_quadratic_converges);
 	tcase_add_test(tc, test_rosenbrock_converges);
+	tcase_add_test(tc, test_scaling_exact_diagonal);
+	tcase_add_test(tc, test_scaling_uniform);
 	tcase_add_test(tc, test_state_round_trip);
 	tcase_add_test(tc, test_failures);
 	suite_add_tcase(s, tc);

@@ -125,8 +125,30 @@ expect_status 2 mlip-train -q -c "$TMPD/cfg.yaml" -o "$TMPD/bad" --set optim.lbf
 expect_err "optim.lbfgs.steps"
 expect_status 2 mlip-train -q -c "$TMPD/cfg.yaml" -o "$TMPD/bad" --set optim.lbfgs.step=3
 expect_err "optim.lbfgs"
-# the resolved config records the phase
+expect_status 2 mlip-train -q -c "$TMPD/cfg.yaml" -o "$TMPD/bad" --set optim.lbfgs.steps=3 --set optim.lbfgs.scaling=adam
+expect_err "optim.lbfgs.scaling"
+# the resolved config records the phase, with its scaling
 grep -q "lbfgs" "$TMPD/run/config.yaml" || die "config.yaml lacks optim.lbfgs"
+grep -q "scaling: adamw" "$TMPD/run/config.yaml" || die "config.yaml lacks optim.lbfgs.scaling"
+
+# optim.lbfgs.scaling: none (H₀ = γI) takes other steps from the same start than the default
+# (AdamW's diagonal), and both lower the loss; a resume may not change it
+expect_status 0 mlip-train -c "$TMPD/cfg.yaml" -o "$TMPD/none" $sets --set optim.lbfgs.scaling=none
+cp "$TMPD/out" "$TMPD/none.jsonl"
+grep -Eq 'scaling: "?none"?$' "$TMPD/none/config.yaml" || die "config.yaml lacks scaling: none"
+$PY - "$TMPD/run.jsonl" "$TMPD/none.jsonl" <<'PYEOF' || exit 1
+import json, sys
+a, b = ([r["loss"] for r in map(json.loads, open(f)) if r["type"] == "train" and r.get("optimizer") == "lbfgs"]
+        for f in sys.argv[1:])
+assert len(a) == len(b) == 12, (len(a), len(b))
+assert a[0] != b[0], (a[0], b[0])
+assert a[-1] < a[0] and b[-1] < b[0], (a, b)
+print("l-bfgs 12 steps: scaling adamw %.6g, none %.6g" % (a[-1], b[-1]), file=sys.stderr)
+PYEOF
+rm -rf "$TMPD/r"
+mkdir -p "$TMPD/r/checkpoints"
+cp -r "$TMPD/run/checkpoints/step_20" "$TMPD/r/checkpoints/"
+expect_status 2 mlip-train -q --resume "$TMPD/r/checkpoints/step_20" --set optim.lbfgs.scaling=none
 
 # model.angular_shells: the default set plus 6 shell functions per shell for Si (12 + 12 widths);
 # recorded in the resolved config, materialised in the model file, refused with model.descriptors
