@@ -92,25 +92,39 @@ START_TEST(test_rosenbrock_converges)
 }
 END_TEST
 
+/*
+ * Two runs on the quadratic from x = 0 with m pairs: a scaled by h0, b with
+ * the identity, each `iters` iterations (evaluations into *ea, *eb).
+ */
+static void scaled_and_plain(struct mlip_lbfgs *a, struct mlip_lbfgs *b, size_t m,
+			     const double *h0, double *xa, double *xb, int iters, size_t *ea,
+			     size_t *eb)
+{
+	struct mlip_err err;
+	memset(xa, 0, QN * sizeof(double));
+	memset(xb, 0, QN * sizeof(double));
+	ck_assert_int_eq(mlip_lbfgs_init(a, QN, m, &err), MLIP_OK);
+	ck_assert_int_eq(mlip_lbfgs_init(b, QN, m, &err), MLIP_OK);
+	ck_assert_int_eq(mlip_lbfgs_set_scaling(a, h0, &err), MLIP_OK);
+	ck_assert_int_eq(mlip_lbfgs_start(a, xa, quadratic, NULL, &err), MLIP_OK);
+	ck_assert_int_eq(mlip_lbfgs_start(b, xb, quadratic, NULL, &err), MLIP_OK);
+	minimise(a, xa, quadratic, iters, ea);
+	minimise(b, xb, quadratic, iters, eb);
+}
+
 /* The quadratic's exact inverse Hessian as D: after the first (short) step
  * γ = 1 and the next step is Newton's, so it converges at once, where γI
  * needs tens of iterations on condition number 1e4. */
 START_TEST(test_scaling_exact_diagonal)
 {
 	struct mlip_lbfgs a, b;
-	struct mlip_err err;
-	double xa[QN] = { 0 }, xb[QN] = { 0 }, h0[QN];
+	double xa[QN], xb[QN], h0[QN], f0 = 0;
 	size_t ea = 0, eb = 0;
-	for (int i = 0; i < QN; i++)
+	for (int i = 0; i < QN; i++) {
 		h0[i] = 1 / pow(1e4, (double)i / (QN - 1));
-	ck_assert_int_eq(mlip_lbfgs_init(&a, QN, 8, &err), MLIP_OK);
-	ck_assert_int_eq(mlip_lbfgs_init(&b, QN, 8, &err), MLIP_OK);
-	ck_assert_int_eq(mlip_lbfgs_set_scaling(&a, h0, &err), MLIP_OK);
-	ck_assert_int_eq(mlip_lbfgs_start(&a, xa, quadratic, NULL, &err), MLIP_OK);
-	ck_assert_int_eq(mlip_lbfgs_start(&b, xb, quadratic, NULL, &err), MLIP_OK);
-	double f0 = a.f;
-	minimise(&a, xa, quadratic, 3, &ea);
-	minimise(&b, xb, quadratic, 3, &eb);
+		f0 += 0.5 * i * i / h0[i];              /* f(0) */
+	}
+	scaled_and_plain(&a, &b, 8, h0, xa, xb, 3, &ea, &eb);
 	ck_assert(a.f < 1e-20 * f0);
 	ck_assert(b.f > 1e-4 * f0);                     /* the identity is far from it */
 	for (int i = 0; i < QN; i++)
@@ -126,17 +140,11 @@ START_TEST(test_scaling_uniform)
 {
 	struct mlip_lbfgs a, b;
 	struct mlip_err err;
-	double xa[QN] = { 0 }, xb[QN] = { 0 }, h0[QN];
+	double xa[QN], xb[QN], h0[QN];
 	size_t ea = 0, eb = 0;
 	for (int i = 0; i < QN; i++)
 		h0[i] = 37.5;
-	ck_assert_int_eq(mlip_lbfgs_init(&a, QN, 4, &err), MLIP_OK);
-	ck_assert_int_eq(mlip_lbfgs_init(&b, QN, 4, &err), MLIP_OK);
-	ck_assert_int_eq(mlip_lbfgs_set_scaling(&a, h0, &err), MLIP_OK);
-	ck_assert_int_eq(mlip_lbfgs_start(&a, xa, quadratic, NULL, &err), MLIP_OK);
-	ck_assert_int_eq(mlip_lbfgs_start(&b, xb, quadratic, NULL, &err), MLIP_OK);
-	minimise(&a, xa, quadratic, 12, &ea);
-	minimise(&b, xb, quadratic, 12, &eb);
+	scaled_and_plain(&a, &b, 4, h0, xa, xb, 12, &ea, &eb);
 	ck_assert_uint_eq(ea, eb);
 	for (int i = 0; i < QN; i++)
 		ck_assert_double_eq_tol(xa[i], xb[i], 1e-9 * (1 + fabs(xb[i])));
